@@ -1,0 +1,184 @@
+"""Server configuration, from a Vault-style HCL (or JSON) file or from ``-dev`` flags."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vaultlet import hcl
+from vaultlet.core.core import SYSTEM_DEFAULT_TTL, CoreConfig
+from vaultlet.core.expiration import RevocationSettings
+from vaultlet.durations import parse_duration
+
+SEAL_KEY_ENV = "VAULTLET_SEAL_KEY"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class ListenerConfig:
+    address: str = "127.0.0.1:8200"
+    tls_disable: bool = False
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    max_request_size: int = 32 * 1024 * 1024
+
+
+@dataclass
+class SealConfig:
+    """Where the root (seal) key comes from: a file, the environment, or memory (dev)."""
+
+    key_file: str = ""
+    key_env: str = SEAL_KEY_ENV
+    in_memory_key: bytes | None = None
+
+    def load_key(self) -> bytes | None:
+        if self.in_memory_key is not None:
+            return self.in_memory_key
+        text = os.environ.get(self.key_env, "")
+        if not text and self.key_file and os.path.exists(self.key_file):
+            text = Path(self.key_file).read_text()
+        return decode_key(text) if text.strip() else None
+
+    def store_key(self, key: bytes) -> bool:
+        """Write a newly generated key to the configured file (0600) if it has none yet."""
+        if not self.key_file or os.path.exists(self.key_file):
+            return False
+        descriptor = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(base64.b64encode(key).decode() + "\n")
+        return True
+
+
+def decode_key(text: str) -> bytes:
+    text = text.strip()
+    for decode in (base64.b64decode, bytes.fromhex):
+        try:
+            key = decode(text)
+        except (ValueError, binascii.Error):
+            continue
+        if len(key) == 32:
+            return key
+    raise ConfigError("the seal key must be 32 bytes, base64 or hex encoded")
+
+
+@dataclass
+class ServerConfig:
+    core: CoreConfig
+    listener: ListenerConfig = field(default_factory=ListenerConfig)
+    seal: SealConfig = field(default_factory=SealConfig)
+    workers: int = 2
+    threads: int = 16
+    log_level: str = "info"
+    dev_root_token: str | None = None
+    dev_aws: str = ""
+    graceful_timeout: int = 30
+
+
+def _seconds(value: Any, default: float) -> float:
+    if value is None or value == "":
+        return default
+    return float(parse_duration(value))
+
+
+def _revocation(body: dict[str, Any]) -> RevocationSettings:
+    defaults = RevocationSettings()
+    return RevocationSettings(
+        sweep_interval=_seconds(body.get("sweep_interval"), defaults.sweep_interval),
+        batch_size=int(body.get("batch_size", defaults.batch_size)),
+        claim_seconds=_seconds(body.get("claim_timeout"), defaults.claim_seconds),
+        retry_base=_seconds(body.get("retry_base"), defaults.retry_base),
+        retry_cap=_seconds(body.get("retry_cap"), defaults.retry_cap),
+        max_attempts=int(body.get("max_attempts", defaults.max_attempts)),
+        irrevocable_retry_interval=_seconds(
+            body.get("irrevocable_retry_interval"), defaults.irrevocable_retry_interval
+        ),
+    )
+
+
+def _storage_url(document: dict[str, Any], base_dir: Path) -> str:
+    storages = hcl.blocks(document, "storage")
+    if len(storages) != 1:
+        raise ConfigError('exactly one storage block is required, e.g. storage "sqlite" { path = "..." }')
+    kind, body = storages[0]
+    if kind == "sqlite":
+        path = body.get("path")
+        if not path:
+            raise ConfigError('storage "sqlite" needs a path')
+        return "sqlite:///" + str((base_dir / path).resolve())
+    if kind in ("postgresql", "postgres"):
+        url = body.get("connection_url") or os.environ.get("VAULTLET_PG_CONNECTION_URL", "")
+        if not url:
+            raise ConfigError('storage "postgresql" needs connection_url')
+        return url.replace("postgresql://", "postgresql+psycopg://", 1).replace("postgres://", "postgresql+psycopg://", 1)
+    raise ConfigError(f'unknown storage type "{kind}" (use "sqlite" or "postgresql")')
+
+
+def _listener(document: dict[str, Any]) -> ListenerConfig:
+    listeners = hcl.blocks(document, "listener")
+    if not listeners:
+        return ListenerConfig()
+    _kind, body = listeners[0]
+    return ListenerConfig(
+        address=body.get("address", "127.0.0.1:8200"),
+        tls_disable=bool(body.get("tls_disable", False)),
+        tls_cert_file=body.get("tls_cert_file", ""),
+        tls_key_file=body.get("tls_key_file", ""),
+        max_request_size=int(body.get("max_request_size", 32 * 1024 * 1024)),
+    )
+
+
+def _seal(document: dict[str, Any], base_dir: Path) -> SealConfig:
+    seals = hcl.blocks(document, "seal")
+    if not seals:
+        return SealConfig()
+    kind, body = seals[0]
+    if kind != "file":
+        raise ConfigError(f'unknown seal type "{kind}" (use seal "file" {{ path = "..." }} or ${SEAL_KEY_ENV})')
+    path = body.get("path", "")
+    return SealConfig(key_file=str((base_dir / path).resolve()) if path else "")
+
+
+def load(path: str) -> ServerConfig:
+    config_path = Path(path)
+    try:
+        document = hcl.loads(config_path.read_text())
+    except (OSError, hcl.HCLError) as error:
+        raise ConfigError(f"cannot read config {path}: {error}") from None
+    base_dir = config_path.parent
+    listener = _listener(document)
+    if not listener.tls_disable and not (listener.tls_cert_file and listener.tls_key_file):
+        raise ConfigError("the listener needs tls_cert_file and tls_key_file, or tls_disable = true")
+    core = CoreConfig(
+        storage_url=_storage_url(document, base_dir),
+        default_lease_ttl=int(_seconds(document.get("default_lease_ttl"), SYSTEM_DEFAULT_TTL)),
+        max_lease_ttl=int(_seconds(document.get("max_lease_ttl"), SYSTEM_DEFAULT_TTL)),
+        revocation=_revocation(_first_block_body(document, "lease_revocation")),
+        periodic_interval=_seconds(document.get("periodic_interval"), 60.0),
+        rollback_min_age=_seconds(document.get("rollback_min_age"), 300.0),
+        cluster_name=document.get("cluster_name", "vaultlet-cluster"),
+    )
+    return ServerConfig(
+        core=core,
+        listener=listener,
+        seal=_seal(document, base_dir),
+        workers=int(document.get("workers", 2)),
+        threads=int(document.get("threads", 16)),
+        log_level=document.get("log_level", "info"),
+    )
+
+
+def _first_block_body(document: dict[str, Any], name: str) -> dict[str, Any]:
+    """An unlabelled block (``name { ... }``) parses as a list holding one dict."""
+    found = document.get(name)
+    if isinstance(found, list) and found and isinstance(found[0], dict):
+        return found[0]
+    if isinstance(found, dict):
+        return found
+    return {}

@@ -1,0 +1,190 @@
+"""The token auth method mounted at ``auth/token/``."""
+
+from __future__ import annotations
+
+from vaultlet.core.tokens import TokenEntry, TokenRequest
+from vaultlet.errors import PermissionDenied, UserError
+from vaultlet.framework.backend import Backend
+from vaultlet.framework.fields import BOOL, COMMA_STRING_SLICE, DURATION, INT, KV_PAIRS, STRING, Field
+from vaultlet.framework.path import Path
+from vaultlet.framework.request import LIST, READ, UPDATE, Response, list_response
+
+_CREATE_FIELDS = {
+    "id": Field(STRING, "Token id to use instead of a generated one (root only)"),
+    "policies": Field(COMMA_STRING_SLICE, "Policies of the token; defaults to the parent's"),
+    "no_default_policy": Field(BOOL, "Do not add the default policy"),
+    "no_parent": Field(BOOL, "Create an orphan token (root/sudo only)"),
+    "ttl": Field(DURATION, "Initial TTL"),
+    "lease": Field(DURATION, "Deprecated alias of ttl"),
+    "explicit_max_ttl": Field(DURATION, "Hard cap on the token's lifetime"),
+    "period": Field(DURATION, "Make the token periodic: each renewal resets its TTL to this"),
+    "renewable": Field(BOOL, "Allow renewal", default=True),
+    "num_uses": Field(INT, "Number of uses before the token is revoked (0 = unlimited)"),
+    "display_name": Field(STRING, "Display name of the token"),
+    "meta": Field(KV_PAIRS, "Metadata stored with the token"),
+    "type": Field(STRING, 'Token type; only "service" is supported', default="service"),
+    "entity_alias": Field(STRING, "Accepted for compatibility"),
+    "role_name": Field(STRING, "Token role (not supported yet)", in_path=True),
+}
+
+
+def _token_backend_core(backend):
+    return backend.context.system._core
+
+
+def create(backend, request, fields, *, orphan: bool = False, path: str = "auth/token/create") -> Response:
+    core = _token_backend_core(backend)
+    parent: TokenEntry = request.token
+    if fields["type"] not in ("service", "default", ""):
+        raise UserError(f'token type "{fields["type"]}" is not supported; use "service"')
+    if fields["num_uses"] < 0:
+        raise UserError("number of uses cannot be negative")
+    if fields["no_parent"] and not parent.is_root:
+        raise UserError("root or sudo privileges required to create orphan token")
+    if fields["id"] and not parent.is_root:
+        raise UserError("root or sudo privileges required to specify token id")
+    token_request = TokenRequest(
+        policies=fields["policies"] if "policies" in fields else None,
+        no_default_policy=fields["no_default_policy"],
+        ttl=fields["ttl"] or fields["lease"],
+        explicit_max_ttl=fields["explicit_max_ttl"],
+        period=fields["period"],
+        renewable=fields["renewable"],
+        num_uses=fields["num_uses"],
+        display_name=fields["display_name"],
+        meta=fields["meta"],
+        orphan=orphan or fields["no_parent"],
+        path=path,
+        token_id=fields["id"] or None,
+    )
+    token_id, entry, warnings = core.tokens.create(parent, token_request)
+    return Response(auth=core.tokens.auth_block(entry, token_id), warnings=warnings)
+
+
+def create_orphan(backend, request, fields) -> Response:
+    return create(backend, request, fields, orphan=True, path="auth/token/create-orphan")
+
+
+def _entry_for_token(backend, token_id: str) -> TokenEntry:
+    if not token_id:
+        raise UserError("missing token")
+    entry = _token_backend_core(backend).tokens.lookup(token_id)
+    if entry is None:
+        raise PermissionDenied("bad token")
+    return entry
+
+
+def _entry_for_accessor(backend, accessor: str) -> TokenEntry:
+    if not accessor:
+        raise UserError("missing accessor")
+    entry = _token_backend_core(backend).tokens.lookup_accessor(accessor)
+    if entry is None:
+        raise UserError("invalid accessor")
+    return entry
+
+
+def lookup(backend, request, fields) -> Response:
+    entry = _entry_for_token(backend, fields["token"])
+    return Response(data=_token_backend_core(backend).tokens.lookup_data(entry, fields["token"]))
+
+
+def lookup_self(backend, request, fields) -> Response:
+    return Response(data=_token_backend_core(backend).tokens.lookup_data(request.token, request.client_token))
+
+
+def lookup_accessor(backend, request, fields) -> Response:
+    entry = _entry_for_accessor(backend, fields["accessor"])
+    return Response(data=_token_backend_core(backend).tokens.lookup_data(entry, ""))
+
+
+def _renew(backend, entry: TokenEntry, token_id: str, increment: int) -> Response:
+    tokens = _token_backend_core(backend).tokens
+    entry, warnings = tokens.renew(entry, increment)
+    return Response(auth=tokens.auth_block(entry, token_id), warnings=warnings)
+
+
+def renew(backend, request, fields) -> Response:
+    entry = _entry_for_token(backend, fields["token"])
+    return _renew(backend, entry, fields["token"], fields["increment"])
+
+
+def renew_self(backend, request, fields) -> Response:
+    return _renew(backend, request.token, request.client_token, fields["increment"])
+
+
+def renew_accessor(backend, request, fields) -> Response:
+    entry = _entry_for_accessor(backend, fields["accessor"])
+    return _renew(backend, entry, "", fields["increment"])
+
+
+def revoke(backend, request, fields) -> None:
+    tokens = _token_backend_core(backend).tokens
+    entry = tokens.lookup(fields["token"]) if fields["token"] else None
+    if not fields["token"]:
+        raise UserError("missing token")
+    if entry is not None:
+        tokens.revoke_tree(entry.hash)
+
+
+def revoke_self(backend, request, fields) -> None:
+    _token_backend_core(backend).tokens.revoke_tree(request.token.hash)
+
+
+def revoke_accessor(backend, request, fields) -> Response | None:
+    tokens = _token_backend_core(backend).tokens
+    entry = tokens.lookup_accessor(fields["accessor"]) if fields["accessor"] else None
+    if entry is None:
+        return Response(warnings=["No token found with this accessor"])
+    tokens.revoke_tree(entry.hash)
+    return None
+
+
+def revoke_orphan(backend, request, fields) -> None:
+    entry = _entry_for_token(backend, fields["token"])
+    _token_backend_core(backend).tokens.revoke_orphan_children(entry.hash)
+
+
+def accessors_list(backend, request, fields) -> Response:
+    return list_response(_token_backend_core(backend).tokens.accessors())
+
+
+def tidy(backend, request, fields) -> Response:
+    _token_backend_core(backend).expiration.tidy()
+    return Response(status=202, warnings=["Tidy operation successfully started."])
+
+
+_TOKEN = {"token": Field(STRING, "The token")}
+_ACCESSOR = {"accessor": Field(STRING, "The token's accessor")}
+_INCREMENT = {"increment": Field(DURATION, "Requested TTL; 0 keeps the token's current TTL")}
+
+
+class TokenBackend(Backend):
+    paths = [
+        Path(pattern="create-orphan", fields=_CREATE_FIELDS, operations={UPDATE: create_orphan},
+             synopsis="Create an orphan token (no parent)."),
+        Path(pattern=r"create(?:/(?P<role_name>\w(?:[\w\-.]*\w)?))?", fields=_CREATE_FIELDS,
+             operations={UPDATE: create}, synopsis="Create a child token of the caller."),
+        Path(pattern="lookup", fields=_TOKEN, operations={READ: lookup, UPDATE: lookup},
+             synopsis="Look up another token."),
+        Path(pattern="lookup-self", fields=_TOKEN, operations={READ: lookup_self, UPDATE: lookup_self},
+             synopsis="Look up the caller's token."),
+        Path(pattern="lookup-accessor", fields=_ACCESSOR, operations={UPDATE: lookup_accessor},
+             synopsis="Look up a token by its accessor."),
+        Path(pattern="renew", fields={**_TOKEN, **_INCREMENT}, operations={UPDATE: renew},
+             synopsis="Renew another token."),
+        Path(pattern="renew-self", fields={**_TOKEN, **_INCREMENT}, operations={UPDATE: renew_self},
+             synopsis="Renew the caller's token."),
+        Path(pattern="renew-accessor", fields={**_ACCESSOR, **_INCREMENT}, operations={UPDATE: renew_accessor},
+             synopsis="Renew a token by its accessor."),
+        Path(pattern="revoke", fields=_TOKEN, operations={UPDATE: revoke},
+             synopsis="Revoke a token, its children and their leases."),
+        Path(pattern="revoke-self", operations={UPDATE: revoke_self},
+             synopsis="Revoke the caller's token, its children and their leases."),
+        Path(pattern="revoke-accessor", fields=_ACCESSOR, operations={UPDATE: revoke_accessor},
+             synopsis="Revoke a token by its accessor."),
+        Path(pattern="revoke-orphan", fields=_TOKEN, operations={UPDATE: revoke_orphan}, sudo=True,
+             synopsis="Revoke a token but keep its children (they become orphans)."),
+        Path(pattern="accessors/?", operations={LIST: accessors_list}, sudo=True,
+             synopsis="List the accessors of all tokens."),
+        Path(pattern="tidy", operations={UPDATE: tidy}, synopsis="Clean up leases of tokens that are gone."),
+    ]

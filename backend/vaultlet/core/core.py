@@ -1,0 +1,306 @@
+"""The core: seal state, routing, authentication, the hooks, leases.
+
+``Core.handle`` is the request pipeline every API call goes through, in Vault's
+order: sealed check, routing, token validation (403), authorization (403),
+audit of the request (fail closed), the backend, lease registration, audit of
+the response.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from vaultlet import __version__
+
+from vaultlet.core.expiration import ExpirationManager, RevocationSettings
+from vaultlet.core.hooks import AuditBroker, Authorizer
+from vaultlet.core.mounts import AUTH_CLASS, MountEntry
+from vaultlet.core.router import Router
+from vaultlet.core.tokens import ROOT_POLICY, TokenRequest, TokenStore
+from vaultlet.engines import registry
+from vaultlet.errors import InternalError, NotFound, PermissionDenied, Sealed, UserError, VaultError
+from vaultlet.framework.backend import UnsupportedPathError
+from vaultlet.framework.request import CREATE, UPDATE, Request, Response
+from vaultlet.storage.barrier import Barrier, SecureStore, generate_key
+from vaultlet.storage.sql import SQLStorage
+
+log = logging.getLogger("vaultlet.core")
+
+SYSTEM_DEFAULT_TTL = 768 * 3600  # Vault's 32-day default and maximum lease TTL
+CLUSTER_KEY = "core/cluster"
+
+# Paths that answer while sealed (and need no token).
+SEALED_PATHS = ("sys/health", "sys/seal-status", "sys/leader", "sys/init", "sys/unseal")
+
+
+@dataclass
+class CoreConfig:
+    storage_url: str
+    default_lease_ttl: int = SYSTEM_DEFAULT_TTL
+    max_lease_ttl: int = SYSTEM_DEFAULT_TTL
+    revocation: RevocationSettings = field(default_factory=RevocationSettings)
+    periodic_interval: float = 60.0
+    # Age after which an unfinished write-ahead entry is rolled back (Vault: 5 min,
+    # longer than IAM's eventual consistency in practice).
+    rollback_min_age: float = 300.0
+    cluster_name: str = "vaultlet-cluster"
+    dev: bool = False
+
+
+@dataclass
+class InitResult:
+    root_key: bytes
+    root_token: str
+
+    @property
+    def root_key_b64(self) -> str:
+        return base64.b64encode(self.root_key).decode()
+
+
+class SystemView:
+    """What backends may ask of the core (Vault's logical.SystemView)."""
+
+    def __init__(self, core: Core):
+        self._core = core
+
+    @property
+    def default_lease_ttl(self) -> int:
+        return self._core.config.default_lease_ttl
+
+    @property
+    def max_lease_ttl(self) -> int:
+        return self._core.config.max_lease_ttl
+
+    @property
+    def rollback_min_age(self) -> float:
+        return self._core.config.rollback_min_age
+
+    def lease_exists(self, lease_id: str) -> bool:
+        return self._core.expiration.get(lease_id) is not None
+
+    def lease_ids(self, prefix: str) -> list[str]:
+        return self._core.storage.lease_ids(prefix)
+
+    def create_token(self, request: TokenRequest):
+        return self._core.tokens.create(None, request)
+
+
+class Core:
+    def __init__(self, config: CoreConfig):
+        self.config = config
+        self.storage = SQLStorage(config.storage_url)
+        self.barrier = Barrier(self.storage)
+        self.store = SecureStore(self.barrier)
+        self.system_view = SystemView(self)
+        self.router = Router(self)
+        self.tokens = TokenStore(self)
+        self.expiration = ExpirationManager(self, config.revocation)
+        self.authorizer = Authorizer(self)
+        self.audit = AuditBroker(self)
+        self.started_at = time.time()
+        # Where the root key comes from when sealed (file/env), and where a key made
+        # by sys/init is kept; set by the server. See config.SealConfig.
+        self.key_loader: Callable[[], bytes | None] | None = None
+        self.key_keeper: Callable[[bytes], bool] | None = None
+        self._last_unseal_attempt = 0.0
+        self._cluster_id: str | None = None
+        self._periodic_stop = threading.Event()
+        self._periodic_thread: threading.Thread | None = None
+
+    # -- seal lifecycle ----------------------------------------------------
+
+    def initialized(self) -> bool:
+        return self.barrier.initialized()
+
+    def initialize(self, root_token_id: str | None = None) -> InitResult:
+        """Create the keyring under a fresh root (seal) key and mint the root token."""
+        if self.initialized():
+            raise UserError("Vault is already initialized")
+        root_key = generate_key()
+        self.barrier.initialize(root_key)
+        self.barrier.unseal(root_key)
+        self.store.put(CLUSTER_KEY, {"id": str(uuid.uuid4())})
+        token_id, _entry, _ = self.tokens.create(
+            None, TokenRequest(policies=[ROOT_POLICY], path="auth/token/root", token_id=root_token_id, display_prefix="root")
+        )
+        return InitResult(root_key, token_id)
+
+    def initialize_via_api(self) -> InitResult:
+        result = self.initialize()
+        if self.key_keeper is not None:
+            self.key_keeper(result.root_key)
+        self.start_background()
+        return result
+
+    def unseal(self, root_key: bytes) -> bool:
+        if not self.barrier.unseal(root_key):
+            return False
+        self.start_background()
+        return True
+
+    def try_auto_unseal(self) -> bool:
+        """Unseal from the configured key source; cheap enough to try once a second."""
+        if not self.barrier.sealed:
+            return True
+        now = time.time()
+        if self.key_loader is None or now - self._last_unseal_attempt < 1.0:
+            return False
+        self._last_unseal_attempt = now
+        key = self.key_loader()
+        if key is None or not self.initialized():
+            return False
+        if not self.unseal(key):
+            log.error("the configured seal key does not unseal this storage")
+            return False
+        return True
+
+    def seal_status(self) -> dict:
+        initialized = self.initialized()
+        status = {
+            "type": "shamir",
+            "initialized": initialized,
+            "sealed": self.barrier.sealed,
+            "t": 1 if initialized else 0,
+            "n": 1 if initialized else 0,
+            "progress": 0,
+            "nonce": "",
+            "version": __version__,
+            "build_date": "",
+            "migration": False,
+            "recovery_seal": False,
+            "storage_type": "sqlite" if self.storage.is_sqlite else "postgresql",
+        }
+        if not self.barrier.sealed:
+            status["cluster_name"] = self.config.cluster_name
+            status["cluster_id"] = self.cluster_id()
+        return status
+
+    def cluster_id(self) -> str:
+        if self._cluster_id is None:
+            record = self.store.get(CLUSTER_KEY) or {}
+            self._cluster_id = record.get("id", "")
+        return self._cluster_id
+
+    def seal(self) -> None:
+        self.stop_background()
+        self.barrier.seal()
+
+    # -- background work ---------------------------------------------------
+
+    def start_background(self) -> None:
+        self.expiration.start()
+        if self._periodic_thread is None:
+            self._periodic_stop.clear()
+            self._periodic_thread = threading.Thread(target=self._periodic_loop, name="periodic", daemon=True)
+            self._periodic_thread.start()
+
+    def stop_background(self) -> None:
+        self.expiration.stop()
+        self._periodic_stop.set()
+        if self._periodic_thread is not None:
+            self._periodic_thread.join(timeout=10)
+            self._periodic_thread = None
+
+    def run_periodic(self) -> None:
+        """Give every mounted backend its periodic turn (rollback, rotation, sweeps)."""
+        for entry in self.router.all_entries():
+            if entry.uuid in ("system", "token"):
+                continue
+            try:
+                self.router.backend(entry).periodic()
+            except Exception:  # noqa: BLE001 - one failing mount must not stop the others
+                log.exception("periodic function failed for mount %s", entry.full_path)
+
+    def _periodic_loop(self) -> None:
+        while not self._periodic_stop.wait(self.config.periodic_interval):
+            if not self.barrier.sealed:
+                self.run_periodic()
+
+    def close(self) -> None:
+        self.stop_background()
+        self.storage.close()
+
+    # -- backends ----------------------------------------------------------
+
+    def backend_class(self, entry: MountEntry):
+        if entry.uuid == "system":
+            from vaultlet.core.system import SystemBackend
+
+            return SystemBackend
+        if entry.uuid == "token":
+            from vaultlet.core.auth_token import TokenBackend
+
+            return TokenBackend
+        if entry.mount_class == AUTH_CLASS:
+            return registry.auth_method(entry.type)
+        return registry.secret_engine(entry.type)
+
+    # -- the request pipeline ----------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        if self.barrier.sealed and not self.try_auto_unseal() and not request.path.startswith(SEALED_PATHS):
+            raise Sealed()
+        route = self.router.resolve(request.path)
+        if route is None:
+            self._authenticate(request)
+            raise UnsupportedPathError(request.path)
+        entry, backend, relative = route
+        request.mount_path = entry.full_path
+        request.mount_type = entry.type
+        request.mount_accessor = entry.accessor
+        request.mount_class = entry.mount_class
+        request.relative_path = relative
+        if backend.match(relative) is None:
+            self._authenticate(request)
+            if entry.uuid == "system":
+                raise NotFound("unsupported path")
+            raise UnsupportedPathError(request.path)
+        if backend.is_unauthenticated(relative):
+            self._attach_optional_token(request)
+        else:
+            self._authenticate(request)
+            if request.operation == UPDATE and not request.token.is_root:
+                request.operation = backend.resolve_write_operation(request)
+            self.authorizer.authorize(request, backend, backend.is_sudo(relative))
+        return self._execute(request, backend)
+
+    def _execute(self, request: Request, backend) -> Response:
+        self.audit.log_request(request)
+        try:
+            response = backend.handle(request)
+            if response.secret is not None:
+                self.expiration.register(request, response)
+            response.mount_type = request.mount_type
+        except VaultError as error:
+            self.audit.log_response(request, None, error)
+            raise
+        try:
+            self.audit.log_response(request, response)
+        except Exception:
+            # Fail closed: a response nobody recorded is never delivered, and the
+            # credential it carried must not outlive it.
+            if response.lease_id:
+                self.expiration.revoke(response.lease_id, sync=False)
+            raise InternalError("internal error") from None
+        if request.token is not None:
+            self.tokens.finish_use(request.token)
+        return response
+
+    def _authenticate(self, request: Request) -> None:
+        entry = self.tokens.lookup(request.client_token)
+        if entry is None:
+            raise PermissionDenied()
+        request.token = self.tokens.use(entry)
+
+    def _attach_optional_token(self, request: Request) -> None:
+        if request.client_token:
+            request.token = self.tokens.lookup(request.client_token)
+
+
+__all__ = ["Core", "CoreConfig", "InitResult", "CREATE"]

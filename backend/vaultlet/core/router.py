@@ -1,0 +1,95 @@
+"""Path → mount → backend resolution (longest mount prefix wins)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from vaultlet.core.mounts import AUTH_CLASS, AUTH_KEY, MOUNTS_KEY, SECRET_CLASS, MountEntry, MountTable
+from vaultlet.framework.backend import Backend, BackendContext
+from vaultlet.framework.request import Request
+from vaultlet.storage.barrier import StorageView
+
+if TYPE_CHECKING:
+    from vaultlet.core.core import Core
+
+SYSTEM_ENTRY = MountEntry(
+    path="sys/", type="system", uuid="system", accessor="system_vaultlet", description="system endpoints used for control, policy and debugging"
+)
+TOKEN_ENTRY = MountEntry(
+    path="token/", type="token", mount_class=AUTH_CLASS, uuid="token", accessor="auth_token_vaultlet",
+    description="token based credentials",
+)
+
+
+class Router:
+    def __init__(self, core: Core):
+        self.core = core
+        self.secret_mounts = MountTable(core.store, MOUNTS_KEY, SECRET_CLASS)
+        self.auth_mounts = MountTable(core.store, AUTH_KEY, AUTH_CLASS)
+        self._backends: dict[str, tuple[str, Backend]] = {}
+        self._lock = threading.Lock()
+
+    def all_entries(self) -> list[MountEntry]:
+        return [SYSTEM_ENTRY, TOKEN_ENTRY, *self.secret_mounts.entries(), *self.auth_mounts.entries()]
+
+    def resolve(self, path: str) -> tuple[MountEntry, Backend, str] | None:
+        entry = self.match_entry(path)
+        if entry is None:
+            return None
+        relative = path[len(entry.full_path) :] if path.startswith(entry.full_path) else ""
+        return entry, self.backend(entry), relative
+
+    def match_entry(self, path: str) -> MountEntry | None:
+        best: MountEntry | None = None
+        for entry in self.all_entries():
+            full = entry.full_path
+            if (path.startswith(full) or path + "/" == full) and (best is None or len(full) > len(best.full_path)):
+                best = entry
+        return best
+
+    def mount_for_request(self, request: Request) -> MountEntry:
+        entry = self.match_entry(request.path)
+        if entry is None:
+            raise LookupError(request.path)
+        return entry
+
+    def entry_by_uuid(self, mount_uuid: str) -> MountEntry | None:
+        return next((e for e in self.all_entries() if e.uuid == mount_uuid), None)
+
+    def backend_for_uuid(self, mount_uuid: str) -> Backend | None:
+        entry = self.entry_by_uuid(mount_uuid)
+        return self.backend(entry) if entry is not None else None
+
+    def backend(self, entry: MountEntry) -> Backend:
+        """One backend instance per mount per process, rebuilt when the mount is retuned."""
+        fingerprint = json.dumps(entry.to_record(), sort_keys=True)
+        cached = self._backends.get(entry.uuid)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        with self._lock:
+            cached = self._backends.get(entry.uuid)
+            if cached is not None and cached[0] == fingerprint:
+                return cached[1]
+            backend = self._build(entry)
+            self._backends[entry.uuid] = (fingerprint, backend)
+            return backend
+
+    def forget_backend(self, mount_uuid: str) -> None:
+        self._backends.pop(mount_uuid, None)
+
+    def _build(self, entry: MountEntry) -> Backend:
+        cls = self.core.backend_class(entry)
+        prefix = ("auth/" if entry.mount_class == AUTH_CLASS else "logical/") + entry.uuid + "/"
+        context = BackendContext(
+            storage=StorageView(self.core.store, prefix),
+            mount_path=entry.full_path,
+            mount_uuid=entry.uuid,
+            mount_type=entry.type,
+            mount_config=dict(entry.config),
+            system=self.core.system_view,
+            logger=logging.getLogger(f"vaultlet.backend.{entry.type}"),
+        )
+        return cls(context)

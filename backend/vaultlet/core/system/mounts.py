@@ -1,0 +1,231 @@
+"""sys/mounts and sys/auth: enable, read, tune and disable engines at any path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vaultlet.core.mounts import (
+    AUTH_CLASS,
+    PROTECTED_PREFIXES,
+    SECRET_CLASS,
+    MountEntry,
+    new_accessor,
+    normalize_mount_path,
+)
+from vaultlet.durations import DurationError, parse_duration
+from vaultlet.engines import registry
+from vaultlet.errors import UserError
+from vaultlet.framework.fields import BOOL, MAP, STRING, Field
+from vaultlet.framework.path import Path
+from vaultlet.framework.request import DELETE, READ, UPDATE, Response
+
+_TTL_KEYS = ("default_lease_ttl", "max_lease_ttl")
+
+_MOUNT_FIELDS = {
+    "path": Field(STRING, "Path to mount the backend at", in_path=True),
+    "type": Field(STRING, "The type of the backend, e.g. aws"),
+    "description": Field(STRING, "User-friendly description of this mount"),
+    "config": Field(MAP, "Configuration: default_lease_ttl, max_lease_ttl, force_no_cache"),
+    "options": Field(MAP, "Engine-specific options"),
+    "local": Field(BOOL, "Mark the mount as local (not replicated)"),
+    "seal_wrap": Field(BOOL, "Seal-wrap the mount's storage"),
+    "external_entropy_access": Field(BOOL, "Not supported; accepted for compatibility"),
+    "plugin_name": Field(STRING, "Legacy alias of type"),
+    "plugin_version": Field(STRING, "Ignored: engines are built in"),
+}
+
+
+def _tables(backend, mount_class: str):
+    router = backend.core.router
+    return router.auth_mounts if mount_class == AUTH_CLASS else router.secret_mounts
+
+
+def _ttl_config(raw: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Parse TTLs in a mount config; an empty string keeps the current value (CLI tune)."""
+    config = dict(current or {})
+    for key in _TTL_KEYS:
+        value = raw.get(key)
+        if value is None or value == "":
+            continue
+        if value == "system":
+            config[key] = 0
+            continue
+        try:
+            seconds = parse_duration(value)
+        except DurationError as error:
+            raise UserError(f"invalid {key}: {error}") from None
+        if seconds < 0:
+            raise UserError(f"invalid {key}: must not be negative")
+        config[key] = seconds
+    if "force_no_cache" in raw and raw["force_no_cache"] is not None:
+        config["force_no_cache"] = bool(raw["force_no_cache"])
+    default, maximum = config.get("default_lease_ttl") or 0, config.get("max_lease_ttl") or 0
+    if default and maximum and default > maximum:
+        raise UserError("default lease TTL cannot be greater than max lease TTL")
+    return config
+
+
+def _check_mountable(path: str, mount_class: str) -> None:
+    if mount_class == SECRET_CLASS and path.startswith(PROTECTED_PREFIXES):
+        raise UserError(f"cannot mount '{path}' as it is a reserved path")
+    if mount_class == AUTH_CLASS and path == "token/":
+        raise UserError("token credential backend cannot be instantiated")
+
+
+def _enable(backend, fields, mount_class: str) -> None:
+    path = normalize_mount_path(fields["path"])
+    engine_type = fields["type"] or fields["plugin_name"]
+    if not engine_type:
+        raise UserError("backend type must be specified as a string")
+    _check_mountable(path, mount_class)
+    if mount_class == AUTH_CLASS:
+        registry.auth_method(engine_type)
+    else:
+        registry.secret_engine(engine_type)
+    accessor_prefix = f"auth_{engine_type}" if mount_class == AUTH_CLASS else engine_type
+    entry = MountEntry(
+        path=path,
+        type=engine_type,
+        mount_class=mount_class,
+        description=fields["description"],
+        accessor=new_accessor(accessor_prefix),
+        config=_ttl_config(fields["config"]),
+        options=fields["options"] or None,
+        local=fields["local"],
+        seal_wrap=fields["seal_wrap"],
+    )
+    _tables(backend, mount_class).add(entry)
+
+
+def _disable(backend, fields, mount_class: str) -> None:
+    core = backend.core
+    path = normalize_mount_path(fields["path"])
+    table = _tables(backend, mount_class)
+    entry = table.find(path)
+    if entry is None:
+        return None  # Vault answers 204 for a mount that is not there
+    failed = core.expiration.revoke_for_mount(entry.uuid)
+    if failed:
+        raise UserError(
+            f"failed to revoke {len(failed)} lease(s) under {entry.full_path}; the mount stays enabled "
+            "until they can be revoked (or use sys/leases/revoke-force)"
+        )
+    mounted = core.router.backend(entry)
+    table.remove(path)
+    mounted.cleanup()
+    mounted.storage.clear()
+    core.router.forget_backend(entry.uuid)
+    return None
+
+
+def mounts_list(backend, request, fields) -> Response:
+    entries = [e for e in backend.core.router.all_entries() if e.mount_class == SECRET_CLASS]
+    return Response(data={e.path: e.describe() for e in entries}, data_at_top_level=True)
+
+
+def auth_list(backend, request, fields) -> Response:
+    entries = [e for e in backend.core.router.all_entries() if e.mount_class == AUTH_CLASS]
+    return Response(data={e.path: e.describe() for e in entries}, data_at_top_level=True)
+
+
+def mount_read(backend, request, fields) -> Response:
+    path = normalize_mount_path(fields["path"])
+    entry = next((e for e in backend.core.router.all_entries() if e.mount_class == SECRET_CLASS and e.path == path), None)
+    if entry is None:
+        raise UserError(f"No secret engine mount at {path}")
+    return Response(data=entry.describe(), data_at_top_level=True)
+
+
+def mount_enable(backend, request, fields) -> None:
+    _enable(backend, fields, SECRET_CLASS)
+
+
+def mount_disable(backend, request, fields) -> None:
+    return _disable(backend, fields, SECRET_CLASS)
+
+
+def auth_enable(backend, request, fields) -> None:
+    _enable(backend, fields, AUTH_CLASS)
+
+
+def auth_disable(backend, request, fields) -> None:
+    return _disable(backend, fields, AUTH_CLASS)
+
+
+def _tunable_entry(backend, request, raw_path: str) -> tuple[MountEntry, Any]:
+    path = raw_path.strip("/") + "/"
+    if request.relative_path.startswith("auth/"):
+        path = "auth/" + path
+    router = backend.core.router
+    if path.startswith("auth/"):
+        table, relative = router.auth_mounts, path[len("auth/") :]
+    else:
+        table, relative = router.secret_mounts, path
+    entry = table.find(relative)
+    if entry is None:
+        raise UserError(f"cannot fetch mount config for path {path}: no mount found")
+    return entry, table
+
+
+def tune_read(backend, request, fields) -> Response:
+    entry, _table = _tunable_entry(backend, request, fields["path"])
+    data = {
+        "default_lease_ttl": entry.default_lease_ttl or backend.core.config.default_lease_ttl,
+        "max_lease_ttl": entry.max_lease_ttl or backend.core.config.max_lease_ttl,
+        "description": entry.description,
+        "force_no_cache": bool(entry.config.get("force_no_cache", False)),
+        "options": entry.options,
+    }
+    return Response(data=data, data_at_top_level=True)
+
+
+def tune_write(backend, request, fields) -> None:
+    entry, table = _tunable_entry(backend, request, fields["path"])
+    raw = {key: fields.raw.get(key) for key in (*_TTL_KEYS, "force_no_cache")}
+    entry.config = _ttl_config(raw, entry.config)
+    if "description" in fields:
+        entry.description = fields["description"]
+    if "options" in fields and fields["options"]:
+        entry.options = {**(entry.options or {}), **fields["options"]}
+    table.replace(entry)
+
+
+_TUNE_FIELDS = {
+    "path": Field(STRING, "The mount path", in_path=True),
+    "default_lease_ttl": Field(STRING, "Default lease TTL (duration; empty keeps the current value)"),
+    "max_lease_ttl": Field(STRING, "Maximum lease TTL (duration; empty keeps the current value)"),
+    "description": Field(STRING, "User-friendly description of this mount"),
+    "force_no_cache": Field(BOOL, "Accepted for compatibility"),
+    "options": Field(MAP, "Engine-specific options"),
+}
+
+PATHS = [
+    Path(pattern="mounts/?", operations={READ: mounts_list}, synopsis="List the mounted secrets engines."),
+    Path(
+        pattern=r"mounts/(?P<path>.+?)/tune/?",
+        fields=_TUNE_FIELDS,
+        operations={READ: tune_read, UPDATE: tune_write},
+        synopsis="Tune a mount's TTLs and description.",
+    ),
+    Path(
+        pattern=r"mounts/(?P<path>.+)",
+        fields=_MOUNT_FIELDS,
+        operations={READ: mount_read, UPDATE: mount_enable, DELETE: mount_disable},
+        synopsis="Enable, read or disable a secrets engine at a path.",
+        description="Disabling a mount revokes every lease issued under it first.",
+    ),
+    Path(pattern="auth/?", operations={READ: auth_list}, synopsis="List the enabled auth methods."),
+    Path(
+        pattern=r"auth/(?P<path>.+?)/tune/?",
+        fields=_TUNE_FIELDS,
+        operations={READ: tune_read, UPDATE: tune_write},
+        synopsis="Tune an auth method's TTLs.",
+    ),
+    Path(
+        pattern=r"auth/(?P<path>.+)",
+        fields=_MOUNT_FIELDS,
+        operations={UPDATE: auth_enable, DELETE: auth_disable},
+        sudo=True,
+        synopsis="Enable or disable an auth method at a path.",
+    ),
+]

@@ -1,0 +1,370 @@
+"""The token store: hashed tokens, accessors, parent/child trees, TTLs.
+
+Token ids never reach storage: records are keyed by an HMAC of the id under a
+per-installation salt, so the database (even decrypted) cannot be replayed as
+credentials. Accessors are indexed the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from vaultlet.durations import format_go_duration
+from vaultlet.errors import PermissionDenied, UserError
+
+if TYPE_CHECKING:
+    from vaultlet.core.core import Core
+
+SALT_KEY = "core/token-salt"
+TOKEN_PREFIX = "token/id/"
+ACCESSOR_PREFIX = "token/accessor/"
+PARENT_PREFIX = "token/parent/"
+
+ROOT_POLICY = "root"
+DEFAULT_POLICY = "default"
+_BASE62 = string.ascii_letters + string.digits
+
+
+def random_base62(length: int) -> str:
+    return "".join(secrets.choice(_BASE62) for _ in range(length))
+
+
+def rfc3339(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class TokenEntry:
+    hash: str
+    accessor: str
+    policies: list[str]
+    parent: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+    display_name: str = "token"
+    num_uses: int = 0
+    creation_time: float = 0.0
+    creation_ttl: int = 0
+    ttl: int = 0  # the TTL granted last (creation or renewal)
+    expire_time: float | None = None
+    explicit_max_ttl: int = 0
+    max_expire_time: float | None = None
+    period: int = 0
+    renewable: bool = True
+    path: str = "auth/token/create"
+    type: str = "service"
+    bound_cidrs: list[str] = field(default_factory=list)
+    last_renewal: float | None = None
+    lease_id: str = ""
+
+    @property
+    def is_root(self) -> bool:
+        return ROOT_POLICY in self.policies
+
+    @property
+    def orphan(self) -> bool:
+        return not self.parent
+
+    def remaining_ttl(self, now: float | None = None) -> int:
+        if self.expire_time is None:
+            return 0
+        return max(0, int(round(self.expire_time - (now or time.time()))))
+
+    def expired(self, now: float) -> bool:
+        return self.expire_time is not None and self.expire_time <= now
+
+
+@dataclass
+class TokenRequest:
+    """Everything a caller may ask of a new token (token create, auth logins)."""
+
+    policies: list[str] | None = None
+    no_default_policy: bool = False
+    ttl: int = 0
+    explicit_max_ttl: int = 0
+    period: int = 0
+    renewable: bool = True
+    num_uses: int = 0
+    display_name: str = ""
+    meta: dict[str, str] = field(default_factory=dict)
+    orphan: bool = False
+    path: str = "auth/token/create"
+    token_id: str | None = None
+    bound_cidrs: list[str] = field(default_factory=list)
+    display_prefix: str = "token"
+
+
+def normalize_policies(policies: list[str], add_default: bool) -> list[str]:
+    cleaned = {p.strip().lower() for p in policies if p.strip()}
+    if add_default and ROOT_POLICY not in cleaned:
+        cleaned.add(DEFAULT_POLICY)
+    return sorted(cleaned)
+
+
+class TokenStore:
+    def __init__(self, core: Core):
+        self.core = core
+        self.store = core.store
+        self._salt: bytes | None = None
+
+    # -- hashing -----------------------------------------------------------
+
+    def _salt_bytes(self) -> bytes:
+        if self._salt is None:
+            record = self.store.get(SALT_KEY)
+            if record is None:
+                candidate = secrets.token_hex(32)
+                self.store.put_if_version(SALT_KEY, {"salt": candidate}, None)
+                record = self.store.get(SALT_KEY)
+            self._salt = bytes.fromhex(record["salt"])
+        return self._salt
+
+    def hash(self, value: str) -> str:
+        return hmac.new(self._salt_bytes(), value.encode(), hashlib.sha256).hexdigest()
+
+    # -- lookup ------------------------------------------------------------
+
+    def get_by_hash(self, token_hash: str) -> TokenEntry | None:
+        record = self.store.get(TOKEN_PREFIX + token_hash)
+        return TokenEntry(**record) if record else None
+
+    def lookup(self, token_id: str | None, now: float | None = None) -> TokenEntry | None:
+        """The live entry for a client token, or None (unknown, expired, used up)."""
+        if not token_id or len(token_id) > 512:
+            return None
+        entry = self.get_by_hash(self.hash(token_id))
+        if entry is None or entry.expired(now or time.time()):
+            return None
+        return entry
+
+    def lookup_accessor(self, accessor: str) -> TokenEntry | None:
+        record = self.store.get(ACCESSOR_PREFIX + self.hash(accessor))
+        if record is None:
+            return None
+        entry = self.get_by_hash(record["token_hash"])
+        if entry is None or entry.expired(time.time()):
+            return None
+        return entry
+
+    def accessors(self) -> list[str]:
+        result = []
+        for key in self.store.keys(ACCESSOR_PREFIX):
+            entry = self.get_by_hash(self.store.get(key)["token_hash"])
+            if entry is not None:
+                result.append(entry.accessor)
+        return sorted(result)
+
+    # -- create ------------------------------------------------------------
+
+    def create(self, parent: TokenEntry | None, request: TokenRequest) -> tuple[str, TokenEntry, list[str]]:
+        """Mint a token; returns (token id, entry, warnings)."""
+        warnings: list[str] = []
+        policies = self._child_policies(parent, request)
+        now = time.time()
+        ttl, max_expire = self._initial_ttl(request, policies, now, warnings)
+        token_id = request.token_id or ("hvs." + random_base62(24))
+        token_hash = self.hash(token_id)
+        if self.store.get(TOKEN_PREFIX + token_hash) is not None:
+            raise UserError("cannot create a token with a duplicate ID")
+        accessor = random_base62(24)
+        display = request.display_name.strip()
+        entry = TokenEntry(
+            hash=token_hash,
+            accessor=accessor,
+            policies=policies,
+            parent="" if (request.orphan or parent is None) else parent.hash,
+            meta=dict(request.meta),
+            display_name=f"{request.display_prefix}-{display}" if display else request.display_prefix,
+            num_uses=request.num_uses,
+            creation_time=now,
+            creation_ttl=ttl,
+            ttl=ttl,
+            expire_time=(now + ttl) if ttl else None,
+            explicit_max_ttl=request.explicit_max_ttl,
+            max_expire_time=max_expire,
+            period=request.period,
+            renewable=request.renewable and ttl > 0,
+            path=request.path,
+            bound_cidrs=list(request.bound_cidrs),
+        )
+        if ttl:
+            entry.lease_id = f"{request.path}/h{token_hash}"
+        self._save(entry)
+        self.store.put(ACCESSOR_PREFIX + self.hash(accessor), {"token_hash": token_hash})
+        if entry.parent:
+            self.store.put(f"{PARENT_PREFIX}{entry.parent}/{token_hash}", {})
+        if entry.lease_id:
+            self.core.expiration.register_token_lease(entry)
+        return token_id, entry, warnings
+
+    def _child_policies(self, parent: TokenEntry | None, request: TokenRequest) -> list[str]:
+        if request.policies is None or not [p for p in request.policies if p.strip()]:
+            inherited = list(parent.policies) if parent else [DEFAULT_POLICY]
+            requested = [p for p in inherited if not (request.no_default_policy and p == DEFAULT_POLICY)]
+            return normalize_policies(requested, add_default=False)
+        policies = normalize_policies(request.policies, add_default=not request.no_default_policy)
+        if parent is not None and not parent.is_root and not request.orphan:
+            missing = [p for p in policies if p != DEFAULT_POLICY and p not in parent.policies]
+            if missing:
+                raise UserError("child policies must be subset of parent")
+        return policies
+
+    def _initial_ttl(self, request: TokenRequest, policies: list[str], now: float, warnings: list[str]):
+        system_max = self.core.config.max_lease_ttl
+        if request.period:
+            ttl = request.period
+        elif request.ttl:
+            ttl = request.ttl
+        elif policies == [ROOT_POLICY]:
+            ttl = 0  # a root token asked for without a TTL never expires
+        else:
+            ttl = self.core.config.default_lease_ttl
+        caps = [c for c in (request.explicit_max_ttl, 0 if request.period else system_max) if c]
+        if ttl and caps and ttl > min(caps):
+            warnings.append(
+                f'TTL of "{format_go_duration(ttl)}" exceeded the effective max_ttl of '
+                f'"{format_go_duration(min(caps))}"; TTL value is capped accordingly'
+            )
+            ttl = min(caps)
+        max_expire = (now + min(caps)) if (caps and ttl) else None
+        return ttl, max_expire
+
+    def _save(self, entry: TokenEntry) -> None:
+        self.store.put(TOKEN_PREFIX + entry.hash, asdict(entry))
+
+    # -- use ---------------------------------------------------------------
+
+    def use(self, entry: TokenEntry) -> TokenEntry:
+        """Count one use of a limited-use token; the last use revokes it afterwards."""
+        if entry.num_uses <= 0:
+            return entry
+        record, version = self.store.get_with_version(TOKEN_PREFIX + entry.hash)
+        if record is None:
+            raise PermissionDenied()
+        current = TokenEntry(**record)
+        if current.num_uses == -1:
+            raise PermissionDenied()
+        current.num_uses = current.num_uses - 1 if current.num_uses > 1 else -1
+        if not self.store.put_if_version(TOKEN_PREFIX + entry.hash, asdict(current), version):
+            raise PermissionDenied()
+        return current
+
+    def finish_use(self, entry: TokenEntry) -> None:
+        if entry.num_uses == -1:
+            self.revoke_tree(entry.hash)
+
+    # -- renew -------------------------------------------------------------
+
+    def renew(self, entry: TokenEntry, increment: int) -> tuple[TokenEntry, list[str]]:
+        if not entry.renewable or entry.expire_time is None:
+            raise UserError("lease is not renewable")
+        now = time.time()
+        warnings: list[str] = []
+        if entry.period:
+            ttl = entry.period
+        else:
+            ttl = increment or entry.ttl
+        if entry.max_expire_time is not None and not entry.period:
+            remaining_cap = max(0, int(entry.max_expire_time - now))
+            if ttl > remaining_cap:
+                warnings.append(
+                    f'TTL of "{format_go_duration(ttl)}" exceeded the effective max_ttl of '
+                    f'"{format_go_duration(remaining_cap)}"; TTL value is capped accordingly'
+                )
+                ttl = remaining_cap
+        entry.ttl = ttl
+        entry.expire_time = now + ttl
+        entry.last_renewal = now
+        self._save(entry)
+        self.core.expiration.update_token_lease(entry)
+        return entry, warnings
+
+    # -- revoke ------------------------------------------------------------
+
+    def children(self, token_hash: str) -> list[str]:
+        prefix = f"{PARENT_PREFIX}{token_hash}/"
+        return [key[len(prefix) :] for key in self.store.keys(prefix)]
+
+    def revoke_tree(self, token_hash: str) -> None:
+        """Revoke a token, all its descendants, and every lease issued under them."""
+        for child in self.children(token_hash):
+            self.revoke_tree(child)
+        self.revoke_one(token_hash)
+
+    def revoke_orphan_children(self, token_hash: str) -> None:
+        for child_hash in self.children(token_hash):
+            child = self.get_by_hash(child_hash)
+            if child is not None:
+                child.parent = ""
+                self._save(child)
+            self.store.delete(f"{PARENT_PREFIX}{token_hash}/{child_hash}")
+        self.revoke_one(token_hash)
+
+    def revoke_one(self, token_hash: str) -> None:
+        entry = self.get_by_hash(token_hash)
+        # Leases first: a token whose leases are still live must stay revocable.
+        self.core.expiration.revoke_for_token(token_hash)
+        if entry is None:
+            return
+        self.store.delete(ACCESSOR_PREFIX + self.hash(entry.accessor))
+        if entry.parent:
+            self.store.delete(f"{PARENT_PREFIX}{entry.parent}/{token_hash}")
+        self.store.delete(TOKEN_PREFIX + token_hash)
+        if entry.lease_id:
+            self.core.expiration.forget(entry.lease_id)
+
+    # -- views -------------------------------------------------------------
+
+    def lookup_data(self, entry: TokenEntry, token_id: str = "") -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "accessor": entry.accessor,
+            "creation_time": int(entry.creation_time),
+            "creation_ttl": entry.creation_ttl,
+            "display_name": entry.display_name,
+            "entity_id": "",
+            "expire_time": rfc3339(entry.expire_time),
+            "explicit_max_ttl": entry.explicit_max_ttl,
+            "id": token_id,
+            "issue_time": rfc3339(entry.creation_time),
+            "meta": entry.meta or None,
+            "num_uses": entry.num_uses,
+            "orphan": entry.orphan,
+            "path": entry.path,
+            "policies": entry.policies,
+            "renewable": entry.renewable,
+            "ttl": entry.remaining_ttl(),
+            "type": entry.type,
+        }
+        if entry.period:
+            data["period"] = entry.period
+        if entry.last_renewal is not None:
+            data["last_renewal_time"] = int(entry.last_renewal)
+            data["last_renewal"] = rfc3339(entry.last_renewal)
+        if entry.bound_cidrs:
+            data["bound_cidrs"] = entry.bound_cidrs
+        return data
+
+    def auth_block(self, entry: TokenEntry, token_id: str) -> dict[str, Any]:
+        return {
+            "client_token": token_id,
+            "accessor": entry.accessor,
+            "policies": entry.policies,
+            "token_policies": entry.policies,
+            "identity_policies": None,
+            "metadata": entry.meta or None,
+            "lease_duration": entry.ttl if entry.expire_time else 0,
+            "renewable": entry.renewable,
+            "entity_id": "",
+            "token_type": entry.type,
+            "orphan": entry.orphan,
+            "mfa_requirement": None,
+            "num_uses": entry.num_uses,
+        }

@@ -1,0 +1,110 @@
+"""Vault/Go duration handling.
+
+Vault accepts a TTL as an integer number of seconds (``3600``, ``"3600"``) or as a
+Go duration string (``"1h"``, ``"90s"``, ``"1h30m"``, ``"1.5h"``); it answers with
+integer seconds, except where the wire format is a Go ``Duration.String()``
+(``"1h0m0s"``, e.g. ``aws/config/lease``).
+"""
+
+from __future__ import annotations
+
+import re
+
+_UNIT_SECONDS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    # Vault's parseutil also accepts days, which Go's time.ParseDuration does not.
+    "d": 86400.0,
+}
+_COMPONENT = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
+_INTEGER = re.compile(r"[+-]?\d+")
+
+# What a JSON Schema ``pattern`` needs to recognise a duration string.
+DURATION_PATTERN = r"^\s*([+-]?\d+|((\d+(\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d))+)\s*$"
+
+
+class DurationError(ValueError):
+    """The text is not a duration Vault would accept."""
+
+
+def parse_go_duration(text: str) -> float:
+    """Parse a Go ``time.ParseDuration`` string into seconds (may be fractional)."""
+    text = text.strip()
+    if text in ("0", ""):
+        return 0.0
+    sign = 1.0
+    if text[0] in "+-":
+        sign = -1.0 if text[0] == "-" else 1.0
+        text = text[1:]
+    position, total = 0, 0.0
+    for match in _COMPONENT.finditer(text):
+        if match.start() != position:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        position = match.end()
+    if position != len(text) or position == 0:
+        raise DurationError(f'time: invalid duration "{text}"')
+    return sign * total
+
+
+def parse_duration(value: object) -> int:
+    """Vault's ``parseutil.ParseDurationSecond``: int seconds from int or string."""
+    if isinstance(value, bool):
+        raise DurationError(f"invalid duration {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text == "":
+            return 0
+        if _INTEGER.fullmatch(text):
+            return int(text)
+        return int(parse_go_duration(text))
+    raise DurationError(f"invalid duration {value!r}")
+
+
+def format_go_duration(seconds: float) -> str:
+    """Go's ``time.Duration.String()`` for whole or fractional seconds.
+
+    >>> format_go_duration(120), format_go_duration(3600), format_go_duration(0)
+    ('2m0s', '1h0m0s', '0s')
+    """
+    if seconds == 0:
+        return "0s"
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    if seconds < 1:
+        for unit, scale in (("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9)):
+            if seconds >= scale:
+                return f"{sign}{_trim(seconds / scale)}{unit}"
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = f"{_trim(secs)}s"
+    if hours or minutes:
+        text = f"{int(minutes)}m{text}"
+    if hours:
+        text = f"{int(hours)}h{text}"
+    return sign + text
+
+
+def format_human(seconds: int) -> str:
+    """The Vault CLI's compact table form: ``768h``, ``1h``, ``30m``, ``1h30m``, ``45s``."""
+    text = format_go_duration(int(seconds))
+    for zero in ("0s",):
+        if text.endswith("m" + zero) or text.endswith("h" + zero):
+            text = text[: -len(zero)]
+    if text.endswith("h0m"):
+        text = text[:-2]
+    return text
+
+
+def _trim(value: float) -> str:
+    text = f"{value:.9f}".rstrip("0").rstrip(".")
+    return text or "0"

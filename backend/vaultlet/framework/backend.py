@@ -1,0 +1,169 @@
+"""A backend is a table of Path declarations plus its secret types.
+
+The core hands a backend a :class:`BackendContext` (its own encrypted storage
+view, its mount and a few services of the core) and routes requests to it by
+path relative to the mount. Routing, validation, help and the OpenAPI document
+all come from the same declarations.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from vaultlet.errors import NotFound, UnsupportedOperation
+from vaultlet.framework.path import Path
+from vaultlet.framework.request import CREATE, HELP, UPDATE, Request, Response, as_response
+
+if TYPE_CHECKING:
+    from vaultlet.storage.barrier import StorageView
+
+
+@dataclass
+class Lease:
+    """What a secret type's renew/revoke callbacks get to see of a lease."""
+
+    lease_id: str
+    internal: dict[str, Any]
+    issue_time: float
+    expire_time: float | None
+    renewable: bool
+    ttl: int = 0
+    increment: int = 0
+
+
+@dataclass
+class Renewal:
+    """A secret type's answer to a renew: the new TTL and cap."""
+
+    ttl: int
+    max_ttl: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SecretType:
+    """A kind of leased secret with its renew and revoke callbacks.
+
+    ``renew(backend, lease) -> Renewal | None`` (None: not renewable) and
+    ``revoke(backend, lease) -> None`` (raise to make the core retry).
+    """
+
+    name: str
+    revoke: Callable[[Any, Lease], None]
+    renew: Callable[[Any, Lease], Renewal | None] | None = None
+
+
+@dataclass
+class BackendContext:
+    storage: StorageView
+    mount_path: str
+    mount_uuid: str
+    mount_type: str
+    mount_config: dict[str, Any]
+    system: Any  # the core's SystemView: default/max TTLs, clock, lease lookup
+    logger: logging.Logger
+
+
+class Backend:
+    """Subclasses set ``paths`` and ``secret_types``; handlers are plain functions
+    ``handler(backend, request, fields)`` so path tables can live in modules."""
+
+    paths: list[Path] = []
+    secret_types: list[SecretType] = []
+    help: str = ""
+
+    def __init__(self, context: BackendContext):
+        self.context = context
+        self.storage = context.storage
+        self.logger = context.logger
+        self._secret_types = {secret.name: secret for secret in self.secret_types}
+
+    # -- routing -----------------------------------------------------------
+
+    def match(self, relative_path: str) -> tuple[Path, dict[str, str]] | None:
+        """The declaration serving a path. A LIST arrives with a trailing slash; if
+        only the slash-less form is declared, that path answers (with a 405)."""
+        for candidate in (relative_path, relative_path[:-1]) if relative_path.endswith("/") else (relative_path,):
+            for path in self.paths:
+                found = path.regex.match(candidate)
+                if found:
+                    return path, {k: v for k, v in found.groupdict().items() if v is not None}
+        return None
+
+    def is_unauthenticated(self, relative_path: str) -> bool:
+        found = self.match(relative_path)
+        return bool(found and found[0].unauthenticated)
+
+    def is_sudo(self, relative_path: str) -> bool:
+        found = self.match(relative_path)
+        return bool(found and found[0].sudo)
+
+    def resolve_write_operation(self, request: Request) -> str:
+        """Vault's existence check: a write to something absent is a ``create``."""
+        found = self.match(request.relative_path)
+        if not found or found[0].exists is None:
+            return UPDATE
+        path, params = found
+        fields, _ = path.validator({**request.data, **params})
+        return UPDATE if path.exists(self, request, fields) else CREATE
+
+    def handle(self, request: Request) -> Response:
+        found = self.match(request.relative_path)
+        if found is None:
+            raise UnsupportedPathError(request.path)
+        path, params = found
+        if request.help:
+            return Response(data={"help": path.help_text()})
+        operation = path.operation(request.operation)
+        if operation is None and request.operation == CREATE:
+            operation = path.operation(UPDATE)
+        if operation is None and request.operation == UPDATE:
+            operation = path.operation(CREATE)
+        if operation is None:
+            raise UnsupportedOperation()
+        # URL parameters win over body parameters of the same name, as in Vault.
+        fields, warnings = path.validator({**request.data, **params})
+        response = as_response(operation.handler(self, request, fields))
+        response.warnings = warnings + response.warnings
+        return response
+
+    # -- secrets -----------------------------------------------------------
+
+    def secret_type(self, name: str) -> SecretType:
+        secret = self._secret_types.get(name)
+        if secret is None:
+            raise KeyError(f"backend has no secret type {name!r}")
+        return secret
+
+    def renew_secret(self, type_name: str, lease: Lease) -> Renewal | None:
+        secret = self.secret_type(type_name)
+        return secret.renew(self, lease) if secret.renew else None
+
+    def revoke_secret(self, type_name: str, lease: Lease) -> None:
+        self.secret_type(type_name).revoke(self, lease)
+
+    # -- lifecycle hooks (overridden by engines that need them) -------------
+
+    def periodic(self) -> None:
+        """Called by the core's background loop (rollback, rotation, sweeps)."""
+
+    def cleanup(self) -> None:
+        """Called when the mount is disabled, after its leases are revoked."""
+
+
+class UnsupportedPathError(NotFound):
+    def __init__(self, path: str):
+        super().__init__(f'no handler for route "{path}". route entry not found.')
+
+
+def openapi_paths(mount_path: str, paths: Iterable[Path]) -> dict[str, dict]:
+    """OpenAPI 3 path items for one mounted backend, from its declarations."""
+    from vaultlet.framework.openapi import path_items
+
+    return path_items(mount_path, paths)
+
+
+HELP_OPERATION = HELP

@@ -1,0 +1,3 @@
+from vaultlet.http.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,172 @@
+"""The HTTP layer: Vault's wire protocol on top of the core. The only Flask code.
+
+Translates an HTTP request into a logical :class:`Request` (operation, path,
+data, token), hands it to ``Core.handle`` and renders the answer in Vault's
+envelope or error format.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Flask, Response as FlaskResponse, request as http_request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from vaultlet.errors import NotFound, UnsupportedMediaType, UnsupportedOperation, UserError, VaultError
+from vaultlet.framework.request import DELETE, LIST, PATCH, READ, UPDATE, Request, Response
+
+log = logging.getLogger("vaultlet.http")
+
+DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024  # Vault's max_request_size
+_METHODS = ["GET", "POST", "PUT", "DELETE", "LIST", "HEAD", "PATCH"]
+_WRITE_METHODS = {"POST": UPDATE, "PUT": UPDATE, "DELETE": DELETE, "PATCH": PATCH, "LIST": LIST}
+_NO_CACHE = {"Cache-Control": "no-store", "Content-Type": "application/json"}
+_ROOT_NAMESPACES = {"", "root", "root/"}
+
+
+def create_app(core, *, max_request_size: int = DEFAULT_MAX_REQUEST_SIZE) -> Flask:
+    """App factory: ``core`` is a :class:`vaultlet.core.core.Core`."""
+    app = Flask("vaultlet")
+    app.config["MAX_CONTENT_LENGTH"] = max_request_size
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
+    app.extensions["vaultlet_core"] = core
+
+    @app.route("/v1/", defaults={"path": ""}, methods=_METHODS)
+    @app.route("/v1/<path:path>", methods=_METHODS)
+    def dispatch(path: str):
+        try:
+            logical = _logical_request()
+            return _render(core.handle(logical), logical)
+        except VaultError as error:
+            return _error(error.status, error.messages)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exception):
+        return _error(413, [f"request body is larger than the limit of {max_request_size} bytes"])
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        return _error(error.code or 400, [error.description or error.name])
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        # The exception text may carry request data; log its type and a traceback
+        # of where it happened, answer with Vault's generic message.
+        log.error("internal error handling %s %s: %s", http_request.method, http_request.path,
+                  type(error).__name__, exc_info=error)
+        return _error(500, ["internal error"])
+
+    return app
+
+
+def _raw_path() -> str:
+    """The path after /v1/, exactly as sent (Werkzeug would otherwise normalise it)."""
+    path = http_request.path[len("/v1/") :] if http_request.path.startswith("/v1/") else ""
+    segments = path.split("/")
+    if ".." in segments or "." in segments or "//" in path.rstrip("/") or "\x00" in path:
+        raise UserError(f'invalid request path "{path}"')
+    return path
+
+
+def _operation(method: str, query: dict[str, Any]) -> str:
+    if method in ("GET", "HEAD"):
+        return LIST if str(query.get("list", "")).lower() == "true" else READ
+    op = _WRITE_METHODS.get(method)
+    if op is None:
+        raise UnsupportedOperation()
+    return op
+
+
+def _body() -> dict[str, Any]:
+    raw = http_request.get_data(cache=False)
+    if not raw.strip():
+        return {}
+    if http_request.method == "PATCH" and http_request.mimetype != "application/merge-patch+json":
+        raise UnsupportedMediaType(
+            "PATCH requires Content-Type of application/merge-patch+json, provided " + (http_request.mimetype or "")
+        )
+    try:
+        parsed = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise UserError(f"failed to parse JSON input: {error}") from None
+    except RecursionError:
+        raise UserError("failed to parse JSON input: nested too deeply") from None
+    if not isinstance(parsed, dict):
+        raise UserError("failed to parse JSON input: the body must be a JSON object")
+    return parsed
+
+
+def _token() -> str | None:
+    token = http_request.headers.get("X-Vault-Token")
+    if token:
+        return token
+    authorization = http_request.headers.get("Authorization", "")
+    if authorization.lower().startswith("bearer "):
+        return authorization[len("bearer ") :].strip() or None
+    return None
+
+
+def _logical_request() -> Request:
+    namespace = http_request.headers.get("X-Vault-Namespace", "")
+    if namespace.strip() not in _ROOT_NAMESPACES:
+        raise NotFound("namespace not found")
+    query = {k: v for k, v in http_request.args.items()}
+    method = http_request.method
+    operation = _operation(method, query)
+    path = _raw_path()
+    if method == "HEAD" and path.rstrip("/") != "sys/health":
+        raise UnsupportedOperation()  # Vault accepts HEAD on sys/health only
+    help_requested = str(query.pop("help", "")).lower() in ("1", "true")
+    query.pop("list", None)
+    if method in ("GET", "HEAD"):
+        data: dict[str, Any] = query  # Vault turns a GET's query string into request data
+    else:
+        data = _body()
+    if operation == LIST and path and not path.endswith("/"):
+        path += "/"
+    return Request(
+        operation=operation,
+        path=path,
+        data=data,
+        client_token=_token(),
+        remote_addr=http_request.remote_addr or "",
+        remote_port=int(http_request.environ.get("REMOTE_PORT") or 0),
+        headers={k: v for k, v in http_request.headers.items() if k.lower() not in ("x-vault-token", "authorization")},
+        help=help_requested,
+    )
+
+
+def _envelope(response: Response, logical: Request) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "request_id": logical.id,
+        "lease_id": response.lease_id,
+        "renewable": response.renewable,
+        "lease_duration": response.lease_duration,
+        "data": response.data,
+        "wrap_info": None,
+        "warnings": response.warnings or None,
+        "auth": response.auth,
+    }
+    if response.mount_type:
+        body["mount_type"] = response.mount_type
+    if response.data_at_top_level and response.data:
+        body = {**response.data, **body}
+    return body
+
+
+def _render(response: Response, logical: Request) -> FlaskResponse:
+    if response.raw is not None:
+        status = response.status or 200
+        text = "" if http_request.method == "HEAD" else json.dumps(response.raw)
+        return FlaskResponse(text, status=status, headers=_NO_CACHE)
+    if response.is_empty:
+        return FlaskResponse(status=response.status or 204, headers={"Cache-Control": "no-store"})
+    text = json.dumps(_envelope(response, logical))
+    return FlaskResponse(text, status=response.status or 200, headers=_NO_CACHE)
+
+
+def _error(status: int, messages: list[str]) -> FlaskResponse:
+    return FlaskResponse(json.dumps({"errors": messages}), status=status, headers=_NO_CACHE)

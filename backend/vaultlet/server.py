@@ -1,0 +1,172 @@
+"""``vaultlet server``: run the API under gunicorn (threads), or a dev server.
+
+Each gunicorn worker builds its own Core after the fork (database connections
+and threads do not survive a fork); all of them share the database, which is
+why leases, tokens and mounts live there and not in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from gunicorn.app.base import BaseApplication
+
+from vaultlet.config import ConfigError, ListenerConfig, SealConfig, ServerConfig, load
+from vaultlet.core.core import Core, CoreConfig
+from vaultlet.storage.barrier import generate_key
+
+log = logging.getLogger("vaultlet.server")
+
+
+def _parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="vaultlet server", description="Run the vaultlet server.")
+    parser.add_argument("-config", "--config", help="path to an HCL or JSON server config file")
+    parser.add_argument("-dev", "--dev", action="store_true", help="in-memory-keyed throwaway dev server")
+    parser.add_argument("-dev-root-token-id", "--dev-root-token-id", default="", help="root token id in dev mode")
+    parser.add_argument("-dev-listen-address", "--dev-listen-address", default="127.0.0.1:8200")
+    parser.add_argument("-dev-aws", "--dev-aws", default="", choices=["", "moto"],
+                        help="dev mode: start an embedded moto server and configure aws/ against it")
+    parser.add_argument("-dev-workers", "--dev-workers", type=int, default=1)
+    parser.add_argument("-log-level", "--log-level", default=None)
+    return parser.parse_args(argv)
+
+
+def dev_config(args: argparse.Namespace) -> ServerConfig:
+    workdir = tempfile.mkdtemp(prefix="vaultlet-dev-")
+    atexit.register(shutil.rmtree, workdir, True)
+    core = CoreConfig(storage_url=f"sqlite:///{workdir}/vaultlet.db", dev=True)
+    return ServerConfig(
+        core=core,
+        listener=ListenerConfig(address=args.dev_listen_address, tls_disable=True),
+        seal=SealConfig(in_memory_key=None),
+        workers=args.dev_workers,
+        threads=16,
+        dev_root_token=args.dev_root_token_id or None,
+        dev_aws=args.dev_aws,
+    )
+
+
+def prepare_dev(config: ServerConfig) -> str:
+    """Initialise the throwaway storage once, in the master, before workers fork."""
+    core = Core(config.core)
+    try:
+        result = core.initialize(root_token_id=config.dev_root_token)
+        config.seal.in_memory_key = result.root_key
+        if config.dev_aws == "moto":
+            from vaultlet.devaws import configure_dev_aws
+
+            configure_dev_aws(core, result.root_token)
+        return result.root_token
+    finally:
+        core.close()
+
+
+def build_core(config: ServerConfig) -> Core:
+    core = Core(config.core)
+    core.key_loader = config.seal.load_key
+    core.key_keeper = config.seal.store_key
+    core.try_auto_unseal()
+    return core
+
+
+class VaultletApplication(BaseApplication):
+    def __init__(self, config: ServerConfig):
+        self.config_ = config
+        super().__init__()
+
+    def load_config(self) -> None:
+        listener = self.config_.listener
+        options = {
+            "bind": listener.address,
+            "workers": self.config_.workers,
+            "threads": self.config_.threads,
+            "worker_class": "gthread",
+            "graceful_timeout": self.config_.graceful_timeout,
+            "timeout": 120,
+            "keepalive": 75,
+            "loglevel": self.config_.log_level,
+            "accesslog": None,
+            "errorlog": "-",
+            "proc_name": "vaultlet",
+            "control_socket_disable": True,
+            "worker_exit": _worker_exit,
+        }
+        if not listener.tls_disable:
+            options.update(certfile=listener.tls_cert_file, keyfile=listener.tls_key_file)
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        from vaultlet.http import create_app
+
+        _configure_logging(self.config_.log_level)
+        core = build_core(self.config_)
+        app = create_app(core, max_request_size=self.config_.listener.max_request_size)
+        _WORKER_CORES.append(core)
+        return app
+
+
+_WORKER_CORES: list[Core] = []
+
+
+def _worker_exit(_server, _worker) -> None:
+    for core in _WORKER_CORES:
+        core.close()
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        if args.dev:
+            config = dev_config(args)
+        elif args.config:
+            config = load(args.config)
+        else:
+            print("Error: either -config or -dev is required", file=sys.stderr)
+            return 1
+    except ConfigError as error:
+        print(f"Error loading configuration: {error}", file=sys.stderr)
+        return 1
+    if args.log_level:
+        config.log_level = args.log_level
+    _configure_logging(config.log_level)
+    if args.dev:
+        root_token = prepare_dev(config)
+        _print_dev_banner(config, root_token)
+    VaultletApplication(config).run()
+    return 0
+
+
+def _print_dev_banner(config: ServerConfig, root_token: str) -> None:
+    # Dev mode exists to be used from a terminal; the root token of a throwaway
+    # in-memory-keyed server is printed on purpose, as `vault server -dev` does.
+    address = config.listener.address
+    print(
+        "==> vaultlet server started in DEV mode: storage is a throwaway file and the seal key\n"
+        "    lives in memory. Never use dev mode in production.\n\n"
+        f"    export VAULT_ADDR='http://{address}'\n"
+        f"    Root Token: {root_token}\n",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+

@@ -1,0 +1,346 @@
+"""Physical storage: SQLAlchemy Core over SQLite (default) or PostgreSQL.
+
+Two tables. ``vault_kv`` holds opaque, already-encrypted records with a record
+version that changes on every write (readers use it to invalidate caches and
+writers use it for compare-and-set). ``vault_leases`` is the lease index: the
+expiry sweeper finds due leases through the ``due_at`` index instead of keeping a
+timer per lease in memory, and claims each one with a conditional UPDATE so that
+exactly one process revokes it even when several share the database.
+
+Nothing in this module sees plaintext: callers hand in ciphertext.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+
+metadata = MetaData()
+
+kv_table = Table(
+    "vault_kv",
+    metadata,
+    Column("key", String(1024), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+lease_table = Table(
+    "vault_leases",
+    metadata,
+    Column("lease_id", String(1024), primary_key=True),
+    Column("mount_uuid", String(64), nullable=False),
+    Column("token_hash", String(128), nullable=True, index=True),
+    Column("issue_time", Float, nullable=False),
+    Column("expire_time", Float, nullable=True),
+    Column("max_expire_time", Float, nullable=True),
+    Column("last_renewal", Float, nullable=True),
+    Column("renewable", Boolean, nullable=False, default=False),
+    Column("irrevocable", Boolean, nullable=False, default=False),
+    # When the sweeper should next act on the lease: its expiry, or the next
+    # retry of a failed revocation. NULL for leases that never expire.
+    Column("due_at", Float, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claim_owner", String(128), nullable=True),
+    Column("claim_until", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Index("ix_vault_leases_due", "due_at"),
+)
+
+LEASE_COLUMNS = tuple(c.name for c in lease_table.columns)
+
+
+@dataclass
+class LeaseRow:
+    lease_id: str
+    mount_uuid: str
+    token_hash: str | None
+    issue_time: float
+    expire_time: float | None
+    max_expire_time: float | None
+    last_renewal: float | None
+    renewable: bool
+    irrevocable: bool
+    due_at: float | None
+    attempts: int
+    claim_owner: str | None
+    claim_until: float | None
+    last_error: str | None
+    data: bytes
+    version: int
+
+
+def _prefix_range(column, prefix: str):
+    """``column LIKE prefix%`` as an index-friendly range, without LIKE escaping."""
+    if not prefix:
+        return column.isnot(None)
+    return and_(column >= prefix, column < prefix + "\U0010ffff")
+
+
+class SQLStorage:
+    """Key/value records and the lease index in one SQL database."""
+
+    def __init__(self, url: str, *, pool_size: int = 16):
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine = self._create_engine(url, pool_size)
+        self._read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        metadata.create_all(self.engine)
+
+    def _create_engine(self, url: str, pool_size: int) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
+
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_connection, _record):
+            # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is DEFERRED,
+            # which turns read-then-write races into immediate "database is locked").
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection):
+            if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def _reader(self) -> Iterator[Connection]:
+        with self._read_engine.connect() as connection:
+            yield connection
+
+    # -- key/value records -------------------------------------------------
+
+    def get(self, key: str) -> tuple[bytes, int] | None:
+        with self._reader() as connection:
+            row = connection.execute(
+                select(kv_table.c.value, kv_table.c.version).where(kv_table.c.key == key)
+            ).first()
+        return (row.value, row.version) if row else None
+
+    def versions(self, keys: Sequence[str]) -> dict[str, int]:
+        """Current record versions of several keys in one query (cache validation)."""
+        with self._reader() as connection:
+            rows = connection.execute(
+                select(kv_table.c.key, kv_table.c.version).where(kv_table.c.key.in_(list(keys)))
+            ).all()
+        return {row.key: row.version for row in rows}
+
+    def put(self, key: str, value: bytes, *, connection: Connection | None = None) -> int:
+        """Insert or replace a record; returns its new version."""
+        with self._maybe_transaction(connection) as conn:
+            current = conn.execute(select(kv_table.c.version).where(kv_table.c.key == key)).scalar()
+            if current is None:
+                version = 1
+                conn.execute(insert(kv_table).values(key=key, value=value, version=version))
+            else:
+                version = current + 1
+                conn.execute(update(kv_table).where(kv_table.c.key == key).values(value=value, version=version))
+        return version
+
+    def put_if_version(self, key: str, value: bytes, expected_version: int | None) -> bool:
+        """Compare-and-set: write only if the record is still at ``expected_version``
+        (``None`` = must not exist)."""
+        with self.transaction() as conn:
+            current = conn.execute(select(kv_table.c.version).where(kv_table.c.key == key)).scalar()
+            if current != expected_version:
+                return False
+            if current is None:
+                conn.execute(insert(kv_table).values(key=key, value=value, version=1))
+            else:
+                conn.execute(
+                    update(kv_table).where(kv_table.c.key == key).values(value=value, version=current + 1)
+                )
+        return True
+
+    def delete(self, key: str, *, connection: Connection | None = None) -> bool:
+        with self._maybe_transaction(connection) as conn:
+            return conn.execute(delete(kv_table).where(kv_table.c.key == key)).rowcount > 0
+
+    def delete_prefix(self, prefix: str) -> int:
+        with self.transaction() as conn:
+            return conn.execute(delete(kv_table).where(_prefix_range(kv_table.c.key, prefix))).rowcount
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix`` (recursive), sorted."""
+        with self._reader() as connection:
+            rows = connection.execute(
+                select(kv_table.c.key).where(_prefix_range(kv_table.c.key, prefix)).order_by(kv_table.c.key)
+            ).all()
+        return [row.key for row in rows]
+
+    def list(self, prefix: str) -> list[str]:
+        """Vault's one-level listing: children of ``prefix``, folders as ``name/``."""
+        return one_level(prefix, self.keys(prefix))
+
+    @contextmanager
+    def _maybe_transaction(self, connection: Connection | None) -> Iterator[Connection]:
+        if connection is not None:
+            yield connection
+        else:
+            with self.transaction() as conn:
+                yield conn
+
+    # -- lease index -------------------------------------------------------
+
+    def lease_insert(self, row: dict, *, connection: Connection | None = None) -> None:
+        with self._maybe_transaction(connection) as conn:
+            conn.execute(insert(lease_table).values(version=1, attempts=0, irrevocable=False, **row))
+
+    def lease_get(self, lease_id: str) -> LeaseRow | None:
+        with self._reader() as connection:
+            row = connection.execute(select(lease_table).where(lease_table.c.lease_id == lease_id)).first()
+        return LeaseRow(**row._mapping) if row else None
+
+    def lease_update(self, lease_id: str, expected_version: int | None = None, **values) -> bool:
+        """Update a lease row; with ``expected_version`` only if nobody changed it since."""
+        condition = lease_table.c.lease_id == lease_id
+        if expected_version is not None:
+            condition = and_(condition, lease_table.c.version == expected_version)
+        with self.transaction() as conn:
+            result = conn.execute(
+                update(lease_table).where(condition).values(version=lease_table.c.version + 1, **values)
+            )
+        return result.rowcount > 0
+
+    def lease_delete(self, lease_id: str) -> bool:
+        with self.transaction() as conn:
+            return conn.execute(delete(lease_table).where(lease_table.c.lease_id == lease_id)).rowcount > 0
+
+    def lease_ids(self, prefix: str = "", *, irrevocable: bool | None = None, limit: int | None = None) -> list[str]:
+        query = select(lease_table.c.lease_id).where(_prefix_range(lease_table.c.lease_id, prefix))
+        if irrevocable is not None:
+            query = query.where(lease_table.c.irrevocable == irrevocable)
+        query = query.order_by(lease_table.c.lease_id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reader() as connection:
+            return [row.lease_id for row in connection.execute(query)]
+
+    def lease_rows(self, lease_ids: Sequence[str]) -> list[LeaseRow]:
+        with self._reader() as connection:
+            rows = connection.execute(select(lease_table).where(lease_table.c.lease_id.in_(list(lease_ids))))
+            return [LeaseRow(**row._mapping) for row in rows]
+
+    def lease_count(self, prefix: str = "", *, irrevocable: bool | None = None) -> int:
+        query = select(func.count()).select_from(lease_table).where(_prefix_range(lease_table.c.lease_id, prefix))
+        if irrevocable is not None:
+            query = query.where(lease_table.c.irrevocable == irrevocable)
+        with self._reader() as connection:
+            return connection.execute(query).scalar_one()
+
+    def lease_ids_for_token(self, token_hash: str) -> list[str]:
+        with self._reader() as connection:
+            rows = connection.execute(select(lease_table.c.lease_id).where(lease_table.c.token_hash == token_hash))
+            return [row.lease_id for row in rows]
+
+    def lease_ids_for_mount(self, mount_uuid: str) -> list[str]:
+        with self._reader() as connection:
+            rows = connection.execute(select(lease_table.c.lease_id).where(lease_table.c.mount_uuid == mount_uuid))
+            return [row.lease_id for row in rows]
+
+    def due_lease_ids(self, now: float, limit: int) -> list[str]:
+        """Leases whose ``due_at`` has passed and that nobody holds a live claim on."""
+        query = (
+            select(lease_table.c.lease_id)
+            .where(lease_table.c.due_at <= now)
+            .where(or_(lease_table.c.claim_until.is_(None), lease_table.c.claim_until < now))
+            .order_by(lease_table.c.due_at)
+            .limit(limit)
+        )
+        with self._reader() as connection:
+            return [row.lease_id for row in connection.execute(query)]
+
+    def claim_lease(self, lease_id: str, owner: str, now: float, hold_seconds: float) -> bool:
+        """Atomically take the revocation claim on a lease; False if another worker holds it.
+
+        The conditional UPDATE is the whole protocol: SQLite serialises writers and
+        PostgreSQL re-checks the WHERE clause after the row lock, so at most one
+        claimant sees rowcount 1 while a claim is live.
+        """
+        with self.transaction() as conn:
+            result = conn.execute(
+                update(lease_table)
+                .where(lease_table.c.lease_id == lease_id)
+                .where(or_(lease_table.c.claim_until.is_(None), lease_table.c.claim_until < now))
+                .values(claim_owner=owner, claim_until=now + hold_seconds, version=lease_table.c.version + 1)
+            )
+        return result.rowcount == 1
+
+    def release_claim(self, lease_id: str, owner: str, **values) -> bool:
+        with self.transaction() as conn:
+            result = conn.execute(
+                update(lease_table)
+                .where(lease_table.c.lease_id == lease_id)
+                .where(lease_table.c.claim_owner == owner)
+                .values(claim_owner=None, claim_until=None, version=lease_table.c.version + 1, **values)
+            )
+        return result.rowcount == 1
+
+    def delete_claimed_lease(self, lease_id: str, owner: str) -> bool:
+        with self.transaction() as conn:
+            result = conn.execute(
+                delete(lease_table)
+                .where(lease_table.c.lease_id == lease_id)
+                .where(lease_table.c.claim_owner == owner)
+            )
+        return result.rowcount == 1
+
+
+def one_level(prefix: str, keys: Sequence[str]) -> list[str]:
+    """Collapse recursive keys under ``prefix`` into Vault's one-level list."""
+    children: dict[str, None] = {}
+    for key in keys:
+        rest = key[len(prefix) :]
+        if not rest:
+            continue
+        slash = rest.find("/")
+        children[rest if slash < 0 else rest[: slash + 1]] = None
+    return list(children)
+
+
+def now() -> float:
+    return time.time()

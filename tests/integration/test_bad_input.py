@@ -1,0 +1,119 @@
+"""A corpus of bad requests: each gets a 4xx with a message, never a 5xx or a traceback."""
+
+from __future__ import annotations
+
+import http.client as httpclient
+import json
+import socket
+
+import pytest
+
+from support.processes import http
+
+DEEP_JSON = ("[" * 50000 + "]" * 50000).encode()
+
+# (method, path, JSON body or raw bytes, extra headers, expected status)
+CORPUS = [
+    ("POST", "sys/mounts/bad-json", b'{"type": "kv",', {}, 400),
+    ("POST", "sys/mounts/bad-json", b'["kv"]', {}, 400),
+    ("POST", "sys/mounts/bad-json", b"\xff\xfe\x00garbage", {}, 400),
+    ("POST", "sys/mounts/bad-json", DEEP_JSON, {}, 400),
+    ("POST", "sys/mounts/bad-type", {"type": "does-not-exist"}, {}, 400),
+    ("POST", "sys/mounts/bad-type", {"type": ["kv"]}, {}, 400),
+    ("POST", "sys/mounts/bad-config", {"type": "kv", "config": "not-json"}, {}, 400),
+    ("POST", "sys/mounts/bad-config", {"type": "kv", "config": {"default_lease_ttl": "forever"}}, {}, 400),
+    ("POST", "sys/mounts/bad-config", {"type": "kv", "config": {"default_lease_ttl": "2h", "max_lease_ttl": "1h"}}, {}, 400),
+    ("POST", "sys/mounts/bad-local", {"type": "kv", "local": "maybe"}, {}, 400),
+    ("POST", "sys/mounts/sys", {"type": "kv"}, {}, 400),
+    ("POST", "sys/mounts/auth/x", {"type": "kv"}, {}, 400),
+    ("POST", "sys/mounts/", {"type": "kv"}, {}, 405),
+    ("GET", "sys/mounts/never-mounted", None, {}, 400),
+    ("POST", "sys/mounts/never-mounted/tune", {"default_lease_ttl": "1h"}, {}, 400),
+    ("POST", "auth/token/create", {"ttl": "abc"}, {}, 400),
+    ("POST", "auth/token/create", {"ttl": -1}, {}, 400),
+    ("POST", "auth/token/create", {"ttl": "1y"}, {}, 400),
+    ("POST", "auth/token/create", {"num_uses": "x"}, {}, 400),
+    ("POST", "auth/token/create", {"num_uses": -3}, {}, 400),
+    ("POST", "auth/token/create", {"policies": {"a": 1}}, {}, 400),
+    ("POST", "auth/token/create", {"meta": ["novalue"]}, {}, 400),
+    ("POST", "auth/token/create", {"renewable": "perhaps"}, {}, 400),
+    ("POST", "auth/token/create", {"type": "batch"}, {}, 400),
+    ("POST", "auth/token/lookup", {"token": "hvs.unknown"}, {}, 403),
+    ("POST", "auth/token/lookup", {}, {}, 400),
+    ("POST", "auth/token/renew", {"token": "x", "increment": "soon"}, {}, 400),
+    ("POST", "auth/token/lookup-accessor", {"accessor": "nope"}, {}, 400),
+    ("PUT", "sys/leases/lookup", {}, {}, 400),
+    ("PUT", "sys/leases/lookup", {"lease_id": "aws/creds/x/nope"}, {}, 400),
+    ("PUT", "sys/leases/lookup", {"lease_id": ["a"]}, {}, 400),
+    ("PUT", "sys/leases/renew", {"lease_id": "aws/creds/x/nope"}, {}, 400),
+    ("PUT", "sys/leases/renew", {"lease_id": "x", "increment": "xyz"}, {}, 400),
+    ("PUT", "sys/leases/revoke", {}, {}, 400),
+    ("PUT", "sys/leases/revoke", {"lease_id": "x", "sync": "sometimes"}, {}, 400),
+    ("GET", "sys/leases/count?type=weird", None, {}, 400),
+    ("PUT", "sys/init", {"secret_shares": 5, "secret_threshold": 3}, {}, 400),
+    ("PUT", "sys/unseal", {"key": "not-a-key"}, {}, 400),
+    ("GET", "sys/health?activecode=abc", None, {}, 400),
+    ("GET", "sys/../sys/mounts", None, {}, 400),
+    ("GET", "sys//mounts", None, {}, 400),
+    ("GET", "sys/mounts/..", None, {}, 400),
+    ("GET", "aws/./creds/x", None, {}, 400),
+    ("GET", "%2e%2e/sys/mounts", None, {}, 400),
+    ("GET", "sys/mounts%00", None, {}, 400),
+    ("GET", "nosuchmount/x", None, {}, 404),
+    ("GET", "sys/not-a-sys-path", None, {}, 404),
+    ("GET", "auth/token/create?list=true", None, {}, 405),
+    ("DELETE", "sys/health", None, {}, 405),
+    ("PATCH", "auth/token/create", {"ttl": "1h"}, {"Content-Type": "application/json"}, 415),
+    ("GET", "auth/token/lookup-self", None, {"X-Vault-Namespace": "team-a/"}, 404),
+]
+
+
+def _ids():
+    return [f"{i:02d}-{c[0]}-{c[1][:40]}" for i, c in enumerate(CORPUS)]
+
+
+@pytest.mark.parametrize("method, path, body, headers, expected", CORPUS, ids=_ids())
+def test_bad_input_gets_a_clear_4xx(server, method, path, body, headers, expected):
+    raw = body if isinstance(body, bytes) else None
+    status, parsed, text = http(server, method, path, None if raw else body, headers=headers, raw=raw)
+    assert status == expected, text
+    assert isinstance(parsed, dict) and parsed.get("errors"), f"no error message: {text!r}"
+    assert all(isinstance(m, str) and m for m in parsed["errors"])
+    assert "Traceback" not in text
+
+
+def test_oversized_body_is_413(server):
+    # Announce a 33 MiB body (over the 32 MiB limit) and send only its start: the
+    # server must refuse on the announced size without reading it all.
+    host, port = server.address.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        head = (
+            f"POST /v1/sys/mounts/too-big HTTP/1.1\r\nHost: {host}\r\nX-Vault-Token: {server.root_token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {33 * 1024 * 1024}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + b'{"a":"' + b"x" * 65536)
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    status_line, _, rest = reply.partition(b"\r\n")
+    assert b" 413 " in status_line
+    body = rest.split(b"\r\n\r\n", 1)[1]
+    assert "larger than the limit" in json.loads(body)["errors"][0]
+
+
+def test_unknown_http_method_is_405_json(server):
+    connection = httpclient.HTTPConnection(server.address.removeprefix("http://"), timeout=10)
+    connection.request("BREW", "/v1/sys/mounts", headers={"X-Vault-Token": server.root_token})
+    response = connection.getresponse()
+    assert response.status == 405
+    assert json.loads(response.read())["errors"]
+
+
+def test_no_bad_request_left_a_traceback_in_the_log(server):
+    # Runs after the corpus in this module (pytest keeps file order).
+    log = server.log_text()
+    assert "Traceback" not in log
+    assert "internal error handling" not in log
