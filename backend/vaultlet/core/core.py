@@ -21,7 +21,7 @@ from vaultlet import __version__
 from vaultlet.core.expiration import ExpirationManager, RevocationSettings
 from vaultlet.core.hooks import AuditBroker, Authorizer
 from vaultlet.core.mounts import AUTH_CLASS, MountEntry
-from vaultlet.core.router import Router
+from vaultlet.core.router import SYSTEM_ENTRY, Router
 from vaultlet.core.tokens import ROOT_POLICY, TokenRequest, TokenStore
 from vaultlet.engines import registry
 from vaultlet.errors import InternalError, NotFound, PermissionDenied, Sealed, UserError, VaultError
@@ -108,7 +108,7 @@ class Core:
         # by sys/init is kept; set by the server. See config.SealConfig.
         self.key_loader: Callable[[], bytes | None] | None = None
         self.key_keeper: Callable[[bytes], bool] | None = None
-        self._last_unseal_attempt = 0.0
+        self._operator_sealed = False
         self._cluster_id: str | None = None
         self._periodic_stop = threading.Event()
         self._periodic_thread: threading.Thread | None = None
@@ -116,7 +116,8 @@ class Core:
     # -- seal lifecycle ----------------------------------------------------
 
     def initialized(self) -> bool:
-        return self.barrier.initialized()
+        # Once unsealed the answer cannot change; skip the storage read (sys/health is polled).
+        return not self.barrier.sealed or self.barrier.initialized()
 
     def initialize(self, root_token_id: str | None = None) -> InitResult:
         """Create the keyring under a fresh root (seal) key and mint the root token."""
@@ -141,17 +142,17 @@ class Core:
     def unseal(self, root_key: bytes) -> bool:
         if not self.barrier.unseal(root_key):
             return False
+        self._operator_sealed = False
         self.start_background()
         return True
 
     def try_auto_unseal(self) -> bool:
-        """Unseal from the configured key source; cheap enough to try once a second."""
+        """Unseal from the configured key source (a file read while sealed is cheap,
+        and lets every worker follow a sys/init answered by another)."""
         if not self.barrier.sealed:
             return True
-        now = time.time()
-        if self.key_loader is None or now - self._last_unseal_attempt < 1.0:
+        if self._operator_sealed or self.key_loader is None:
             return False
-        self._last_unseal_attempt = now
         key = self.key_loader()
         if key is None or not self.initialized():
             return False
@@ -188,6 +189,9 @@ class Core:
         return self._cluster_id
 
     def seal(self) -> None:
+        """Seal this process. An operator's seal also stops auto-unseal from the
+        key file until the next explicit unseal (or restart)."""
+        self._operator_sealed = True
         self.stop_background()
         self.barrier.seal()
 
@@ -244,9 +248,13 @@ class Core:
     # -- the request pipeline ----------------------------------------------
 
     def handle(self, request: Request) -> Response:
-        if self.barrier.sealed and not self.try_auto_unseal() and not request.path.startswith(SEALED_PATHS):
-            raise Sealed()
-        route = self.router.resolve(request.path)
+        if self.barrier.sealed and not self.try_auto_unseal():
+            if not request.path.startswith(SEALED_PATHS):
+                raise Sealed()
+            # The mount table is encrypted: while sealed only sys/ can answer.
+            route = (SYSTEM_ENTRY, self.router.backend(SYSTEM_ENTRY), request.path[len("sys/") :])
+        else:
+            route = self.router.resolve(request.path)
         if route is None:
             self._authenticate(request)
             raise UnsupportedPathError(request.path)
@@ -299,7 +307,7 @@ class Core:
         request.token = self.tokens.use(entry)
 
     def _attach_optional_token(self, request: Request) -> None:
-        if request.client_token:
+        if request.client_token and not self.barrier.sealed:
             request.token = self.tokens.lookup(request.client_token)
 
 

@@ -95,7 +95,7 @@ class ExpirationManager:
                 response.add_warning(_capped_warning(ttl, max_ttl))
             ttl = max_ttl
         now = time.time()
-        lease_id = f"{request.path.rstrip('/')}/{_random_id()}"
+        lease_id = f"{request.path.rstrip('/')}/{secret.lease_id_suffix or _random_id()}"
         data = {
             "kind": SECRET_LEASE_KIND,
             "secret_type": secret.secret_type,
@@ -120,22 +120,22 @@ class ExpirationManager:
         response.lease_duration = ttl
         response.renewable = secret.renewable
 
-    def register_token_lease(self, entry: TokenEntry) -> None:
+    def token_lease_row(self, entry: TokenEntry) -> dict[str, Any]:
+        """The lease index row of a token with a TTL (the token store inserts it
+        in the same transaction as the token itself)."""
         data = {"kind": TOKEN_LEASE_KIND, "token_hash": entry.hash, "path": entry.path}
-        self.storage.lease_insert(
-            {
-                "lease_id": entry.lease_id,
-                "mount_uuid": "token",
-                "token_hash": None,  # the token's own lease is removed with the token
-                "issue_time": entry.creation_time,
-                "expire_time": entry.expire_time,
-                "max_expire_time": entry.max_expire_time,
-                "last_renewal": None,
-                "renewable": entry.renewable,
-                "due_at": entry.expire_time,
-                "data": self._seal_data(entry.lease_id, data),
-            }
-        )
+        return {
+            "lease_id": entry.lease_id,
+            "mount_uuid": "token",
+            "token_hash": None,  # the token's own lease is removed with the token
+            "issue_time": entry.creation_time,
+            "expire_time": entry.expire_time,
+            "max_expire_time": entry.max_expire_time,
+            "last_renewal": None,
+            "renewable": entry.renewable,
+            "due_at": entry.expire_time,
+            "data": self._seal_data(entry.lease_id, data),
+        }
 
     def update_token_lease(self, entry: TokenEntry) -> None:
         if entry.lease_id:
@@ -223,8 +223,11 @@ class ExpirationManager:
         if renewal is None:
             raise UserError("lease is not renewable")
         response = Response(warnings=list(renewal.warnings))
-        ttl = increment or renewal.ttl or backend.context.mount_config.get("default_lease_ttl") or (
-            self.core.config.default_lease_ttl
+        ttl = (
+            increment
+            or renewal.ttl
+            or backend.context.mount_config.get("default_lease_ttl")
+            or (self.core.config.default_lease_ttl)
         )
         cap = row.max_expire_time
         if renewal.max_ttl:
@@ -342,10 +345,18 @@ class ExpirationManager:
             irrevocable = False
         log.warning(
             "lease revocation failed: lease_id=%s attempt=%d irrevocable=%s error=%s",
-            row.lease_id, attempts, irrevocable, text,
+            row.lease_id,
+            attempts,
+            irrevocable,
+            text,
         )
         self.storage.release_claim(
-            row.lease_id, self.worker_id, attempts=attempts, due_at=due, irrevocable=irrevocable, last_error=text
+            row.lease_id,
+            self.worker_id,
+            attempts=attempts,
+            due_at=due,
+            irrevocable=irrevocable,
+            last_error=text,
         )
 
     # -- tidy --------------------------------------------------------------

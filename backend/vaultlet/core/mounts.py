@@ -96,6 +96,10 @@ def normalize_mount_path(path: str) -> str:
     return path + "/"
 
 
+def entries_of(record: dict[str, Any] | None) -> list[MountEntry]:
+    return [MountEntry.from_record(e) for e in (record or {"entries": []})["entries"]]
+
+
 def new_accessor(engine_type: str) -> str:
     return f"{engine_type}_{secrets.token_hex(4)}"
 
@@ -109,8 +113,7 @@ class MountTable:
         self.mount_class = mount_class
 
     def entries(self) -> list[MountEntry]:
-        record = self.store.cached(self.key) or {"entries": []}
-        return [MountEntry.from_record(e) for e in record["entries"]]
+        return entries_of(self.store.cached(self.key))
 
     def find(self, path: str) -> MountEntry | None:
         normalized = path.strip("/") + "/"

@@ -7,7 +7,15 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from vaultlet.core.mounts import AUTH_CLASS, AUTH_KEY, MOUNTS_KEY, SECRET_CLASS, MountEntry, MountTable
+from vaultlet.core.mounts import (
+    AUTH_CLASS,
+    AUTH_KEY,
+    MOUNTS_KEY,
+    SECRET_CLASS,
+    MountEntry,
+    MountTable,
+    entries_of,
+)
 from vaultlet.framework.backend import Backend, BackendContext
 from vaultlet.framework.request import Request
 from vaultlet.storage.barrier import StorageView
@@ -16,10 +24,18 @@ if TYPE_CHECKING:
     from vaultlet.core.core import Core
 
 SYSTEM_ENTRY = MountEntry(
-    path="sys/", type="system", uuid="system", accessor="system_vaultlet", description="system endpoints used for control, policy and debugging"
+    path="sys/",
+    type="system",
+    uuid="system",
+    accessor="system_vaultlet",
+    description="system endpoints used for control, policy and debugging",
 )
 TOKEN_ENTRY = MountEntry(
-    path="token/", type="token", mount_class=AUTH_CLASS, uuid="token", accessor="auth_token_vaultlet",
+    path="token/",
+    type="token",
+    mount_class=AUTH_CLASS,
+    uuid="token",
+    accessor="auth_token_vaultlet",
     description="token based credentials",
 )
 
@@ -33,7 +49,9 @@ class Router:
         self._lock = threading.Lock()
 
     def all_entries(self) -> list[MountEntry]:
-        return [SYSTEM_ENTRY, TOKEN_ENTRY, *self.secret_mounts.entries(), *self.auth_mounts.entries()]
+        # Both mount tables in one version-check query: this runs on every request.
+        records = self.core.store.cached_many([MOUNTS_KEY, AUTH_KEY])
+        return [SYSTEM_ENTRY, TOKEN_ENTRY, *entries_of(records[MOUNTS_KEY]), *entries_of(records[AUTH_KEY])]
 
     def resolve(self, path: str) -> tuple[MountEntry, Backend, str] | None:
         entry = self.match_entry(path)
@@ -46,7 +64,9 @@ class Router:
         best: MountEntry | None = None
         for entry in self.all_entries():
             full = entry.full_path
-            if (path.startswith(full) or path + "/" == full) and (best is None or len(full) > len(best.full_path)):
+            if (path.startswith(full) or path + "/" == full) and (
+                best is None or len(full) > len(best.full_path)
+            ):
                 best = entry
         return best
 

@@ -197,12 +197,15 @@ class TokenStore:
         )
         if ttl:
             entry.lease_id = f"{request.path}/h{token_hash}"
-        self._save(entry)
-        self.store.put(ACCESSOR_PREFIX + self.hash(accessor), {"token_hash": token_hash})
+        # One transaction: a token never exists without its accessor, parent link and lease.
+        records: dict[str, Any] = {
+            TOKEN_PREFIX + token_hash: asdict(entry),
+            ACCESSOR_PREFIX + self.hash(accessor): {"token_hash": token_hash},
+        }
         if entry.parent:
-            self.store.put(f"{PARENT_PREFIX}{entry.parent}/{token_hash}", {})
-        if entry.lease_id:
-            self.core.expiration.register_token_lease(entry)
+            records[f"{PARENT_PREFIX}{entry.parent}/{token_hash}"] = {}
+        leases = [self.core.expiration.token_lease_row(entry)] if entry.lease_id else []
+        self.store.put_many(records, leases)
         return token_id, entry, warnings
 
     def _child_policies(self, parent: TokenEntry | None, request: TokenRequest) -> list[str]:

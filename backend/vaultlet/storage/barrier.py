@@ -169,6 +169,11 @@ class SecureStore:
     def put_if_version(self, key: str, value: Any, expected_version: int | None) -> bool:
         return self.storage.put_if_version(key, self.barrier.encrypt(key, _dumps(value)), expected_version)
 
+    def put_many(self, records: dict[str, Any], leases: list[dict] = ()) -> None:
+        """Write several records (and lease index rows) in one transaction."""
+        encrypted = {key: self.barrier.encrypt(key, _dumps(value)) for key, value in records.items()}
+        self.storage.write_batch(encrypted, leases)
+
     def delete(self, key: str) -> bool:
         self._cache.pop(key, None)
         return self.storage.delete(key)
@@ -183,18 +188,26 @@ class SecureStore:
         return self.storage.keys(prefix)
 
     def cached(self, key: str) -> Any | None:
-        versions = self.storage.versions([key])
-        version = versions.get(key)
-        if version is None:
-            self._cache.pop(key, None)
-            return None
-        hit = self._cache.get(key)
-        if hit is not None and hit[0] == version:
-            return hit[1]
-        value, version = self.get_with_version(key)
-        if version is not None:
-            self._cache[key] = (version, value)
-        return value
+        return self.cached_many([key])[key]
+
+    def cached_many(self, keys: list[str]) -> dict[str, Any | None]:
+        """Several hot records, validated against their versions in one query."""
+        versions = self.storage.versions(keys)
+        result: dict[str, Any | None] = {}
+        for key in keys:
+            version = versions.get(key)
+            hit = self._cache.get(key)
+            if version is None:
+                self._cache.pop(key, None)
+                result[key] = None
+            elif hit is not None and hit[0] == version:
+                result[key] = hit[1]
+            else:
+                value, version = self.get_with_version(key)
+                if version is not None:
+                    self._cache[key] = (version, value)
+                result[key] = value
+        return result
 
 
 def _dumps(value: Any) -> bytes:

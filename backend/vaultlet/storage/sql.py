@@ -12,6 +12,9 @@ Nothing in this module sees plaintext: callers hand in ciphertext.
 
 from __future__ import annotations
 
+import contextlib
+import re
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -34,7 +37,6 @@ from sqlalchemy import (
     delete,
     event,
     func,
-    insert,
     or_,
     select,
     update,
@@ -111,40 +113,56 @@ class SQLStorage:
     def __init__(self, url: str, *, pool_size: int = 16):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        self.engine = self._create_engine(url, pool_size)
-        self._read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Two pools: readers run in autocommit (each statement sees a consistent
+        # snapshot, no transaction held open), writers in explicit transactions.
+        self.engine = self._create_engine(url, pool_size, writer=True)
+        self._read_engine = self._create_engine(url, pool_size, writer=False)
+        # SQLite has one writer at a time. Queue this process's writers on a lock
+        # instead of letting them spin in SQLite's busy handler (which sleeps in
+        # growing steps and wrecks throughput); other processes still wait in
+        # busy_timeout.
+        self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
         metadata.create_all(self.engine)
 
-    def _create_engine(self, url: str, pool_size: int) -> Engine:
+    def _create_engine(self, url: str, pool_size: int, *, writer: bool) -> Engine:
         if not self.is_sqlite:
-            return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            options = {} if writer else {"isolation_level": "AUTOCOMMIT"}
+            return create_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **options
+            )
         engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size)
 
         @event.listens_for(engine, "connect")
         def _configure(dbapi_connection, _record):
-            # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is DEFERRED,
-            # which turns read-then-write races into immediate "database is locked").
+            # Autocommit at the driver level: pysqlite's implicit BEGIN is DEFERRED,
+            # which turns read-then-write races into immediate "database is locked".
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
         @event.listens_for(engine, "begin")
         def _begin(connection):
-            if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            if writer:
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        if not writer:
+            # Nothing to commit or roll back on a reader: skip the driver calls.
+            @event.listens_for(engine, "reset")
+            def _reset(_dbapi_connection, _record, _state):
+                return None
 
         return engine
 
     def close(self) -> None:
         self.engine.dispose()
+        self._read_engine.dispose()
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self.engine.begin() as connection:
+        with self._write_lock, self.engine.begin() as connection:
             yield connection
 
     @contextmanager
@@ -153,52 +171,76 @@ class SQLStorage:
             yield connection
 
     # -- key/value records -------------------------------------------------
+    #
+    # The per-request statements are plain SQL run through the driver: building
+    # and compiling SQLAlchemy expressions costs more than executing them, and
+    # these few statements are the same text on SQLite and PostgreSQL.
+
+    def _sql(self, text: str) -> str:
+        """``:name`` placeholders (SQLite's named style) → psycopg's ``%(name)s``."""
+        if self.is_sqlite:
+            return text
+        return re.sub(r":(\w+)", r"%(\1)s", text)
 
     def get(self, key: str) -> tuple[bytes, int] | None:
         with self._reader() as connection:
-            row = connection.execute(
-                select(kv_table.c.value, kv_table.c.version).where(kv_table.c.key == key)
+            row = connection.exec_driver_sql(
+                self._sql("SELECT value, version FROM vault_kv WHERE key = :key"), {"key": key}
             ).first()
-        return (row.value, row.version) if row else None
+        return (bytes(row[0]), row[1]) if row else None
 
     def versions(self, keys: Sequence[str]) -> dict[str, int]:
         """Current record versions of several keys in one query (cache validation)."""
+        names = {f"k{i}": key for i, key in enumerate(keys)}
+        placeholders = ", ".join(f":{name}" for name in names)
+        sql = self._sql(f"SELECT key, version FROM vault_kv WHERE key IN ({placeholders})")
         with self._reader() as connection:
-            rows = connection.execute(
-                select(kv_table.c.key, kv_table.c.version).where(kv_table.c.key.in_(list(keys)))
-            ).all()
-        return {row.key: row.version for row in rows}
+            return {row[0]: row[1] for row in connection.exec_driver_sql(sql, names)}
 
     def put(self, key: str, value: bytes, *, connection: Connection | None = None) -> int:
         """Insert or replace a record; returns its new version."""
         with self._maybe_transaction(connection) as conn:
-            current = conn.execute(select(kv_table.c.version).where(kv_table.c.key == key)).scalar()
-            if current is None:
-                version = 1
-                conn.execute(insert(kv_table).values(key=key, value=value, version=version))
-            else:
-                version = current + 1
-                conn.execute(update(kv_table).where(kv_table.c.key == key).values(value=value, version=version))
+            current = self._current_version(conn, key)
+            version = 1 if current is None else current + 1
+            self._write(conn, key, value, current)
         return version
+
+    def _current_version(self, conn: Connection, key: str) -> int | None:
+        row = conn.exec_driver_sql(
+            self._sql("SELECT version FROM vault_kv WHERE key = :key"), {"key": key}
+        ).first()
+        return row[0] if row else None
+
+    def _write(self, conn: Connection, key: str, value: bytes, current: int | None) -> None:
+        params = {"key": key, "value": value, "version": 1 if current is None else current + 1}
+        if current is None:
+            sql = "INSERT INTO vault_kv (key, value, version) VALUES (:key, :value, :version)"
+        else:
+            sql = "UPDATE vault_kv SET value = :value, version = :version WHERE key = :key"
+        conn.exec_driver_sql(self._sql(sql), params)
+
+    def write_batch(self, records: dict[str, bytes], leases: Sequence[dict] = ()) -> None:
+        """Several records (and lease rows) in one transaction: all or nothing."""
+        with self.transaction() as conn:
+            for key, value in records.items():
+                self._write(conn, key, value, self._current_version(conn, key))
+            for row in leases:
+                self.lease_insert(row, connection=conn)
 
     def put_if_version(self, key: str, value: bytes, expected_version: int | None) -> bool:
         """Compare-and-set: write only if the record is still at ``expected_version``
         (``None`` = must not exist)."""
         with self.transaction() as conn:
-            current = conn.execute(select(kv_table.c.version).where(kv_table.c.key == key)).scalar()
+            current = self._current_version(conn, key)
             if current != expected_version:
                 return False
-            if current is None:
-                conn.execute(insert(kv_table).values(key=key, value=value, version=1))
-            else:
-                conn.execute(
-                    update(kv_table).where(kv_table.c.key == key).values(value=value, version=current + 1)
-                )
+            self._write(conn, key, value, current)
         return True
 
     def delete(self, key: str, *, connection: Connection | None = None) -> bool:
         with self._maybe_transaction(connection) as conn:
-            return conn.execute(delete(kv_table).where(kv_table.c.key == key)).rowcount > 0
+            result = conn.exec_driver_sql(self._sql("DELETE FROM vault_kv WHERE key = :key"), {"key": key})
+            return result.rowcount > 0
 
     def delete_prefix(self, prefix: str) -> int:
         with self.transaction() as conn:
@@ -227,8 +269,13 @@ class SQLStorage:
     # -- lease index -------------------------------------------------------
 
     def lease_insert(self, row: dict, *, connection: Connection | None = None) -> None:
+        values = {"version": 1, "attempts": 0, "irrevocable": False, **row}
+        columns = ", ".join(values)
+        placeholders = ", ".join(f":{name}" for name in values)
         with self._maybe_transaction(connection) as conn:
-            conn.execute(insert(lease_table).values(version=1, attempts=0, irrevocable=False, **row))
+            conn.exec_driver_sql(
+                self._sql(f"INSERT INTO vault_leases ({columns}) VALUES ({placeholders})"), values
+            )
 
     def lease_get(self, lease_id: str) -> LeaseRow | None:
         with self._reader() as connection:
@@ -250,7 +297,9 @@ class SQLStorage:
         with self.transaction() as conn:
             return conn.execute(delete(lease_table).where(lease_table.c.lease_id == lease_id)).rowcount > 0
 
-    def lease_ids(self, prefix: str = "", *, irrevocable: bool | None = None, limit: int | None = None) -> list[str]:
+    def lease_ids(
+        self, prefix: str = "", *, irrevocable: bool | None = None, limit: int | None = None
+    ) -> list[str]:
         query = select(lease_table.c.lease_id).where(_prefix_range(lease_table.c.lease_id, prefix))
         if irrevocable is not None:
             query = query.where(lease_table.c.irrevocable == irrevocable)
@@ -266,7 +315,9 @@ class SQLStorage:
             return [LeaseRow(**row._mapping) for row in rows]
 
     def lease_count(self, prefix: str = "", *, irrevocable: bool | None = None) -> int:
-        query = select(func.count()).select_from(lease_table).where(_prefix_range(lease_table.c.lease_id, prefix))
+        query = (
+            select(func.count()).select_from(lease_table).where(_prefix_range(lease_table.c.lease_id, prefix))
+        )
         if irrevocable is not None:
             query = query.where(lease_table.c.irrevocable == irrevocable)
         with self._reader() as connection:
@@ -274,12 +325,16 @@ class SQLStorage:
 
     def lease_ids_for_token(self, token_hash: str) -> list[str]:
         with self._reader() as connection:
-            rows = connection.execute(select(lease_table.c.lease_id).where(lease_table.c.token_hash == token_hash))
+            rows = connection.execute(
+                select(lease_table.c.lease_id).where(lease_table.c.token_hash == token_hash)
+            )
             return [row.lease_id for row in rows]
 
     def lease_ids_for_mount(self, mount_uuid: str) -> list[str]:
         with self._reader() as connection:
-            rows = connection.execute(select(lease_table.c.lease_id).where(lease_table.c.mount_uuid == mount_uuid))
+            rows = connection.execute(
+                select(lease_table.c.lease_id).where(lease_table.c.mount_uuid == mount_uuid)
+            )
             return [row.lease_id for row in rows]
 
     def due_lease_ids(self, now: float, limit: int) -> list[str]:

@@ -1,0 +1,38 @@
+"""`make bench`: vaultlet next to a real OpenBao on the same machine, same run.
+
+Every figure is measured here and now; ratios compare against the OpenBao
+baseline measured in the same process run, never against a stored number.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import core_bench  # noqa: E402
+from support import processes  # noqa: E402
+
+
+def main() -> int:
+    duration = os.environ.get("BENCH_DURATION", "10s")
+    workdir = Path(tempfile.mkdtemp(prefix="vaultlet-bench-"))
+    vaultlet = processes.start_vaultlet_production(workdir / "vaultlet", workers=2)
+    openbao = processes.start_openbao_dev(workdir / "openbao")
+    try:
+        print(
+            f"# vaultlet bench ({os.cpu_count()} cores, hey -c 32 -z {duration}; load generator shares the cores)"
+        )
+        core_bench.run(vaultlet, openbao, duration)
+    finally:
+        vaultlet.stop()
+        openbao.stop()
+        processes.cleanup_dir(workdir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
