@@ -4,15 +4,15 @@ Any implementation of `sys/capabilities` must give, for every probe, the answer 
 OpenBao itself, vaultlet's in-process `ACL`, or a vaultlet server over HTTP. The data is kept
 apart from the test so that one corpus can serve them all.
 
-Policy names are lower case because OpenBao lower-cases them when they are stored.
+Policy names are lower case because OpenBao lower-cases them when they are stored. Nothing
+here imports vaultlet: the corpus must not borrow from the implementation it judges.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from dataclasses import dataclass
-
-from vaultlet.core.acl import DEFAULT_POLICY_NAME
 
 # The two policies behind the precedence table in vault-core.md §4.3 (openbao-captures/pA.hcl, pB.hcl).
 PA = """
@@ -266,9 +266,8 @@ def generated_policies(seed: int, count: int, rules_each: int) -> dict[str, str]
             pattern += rng.choice(["", "", "*"])
             if "+*" in pattern:
                 continue  # OpenBao refuses it; REJECTED_POLICIES covers that
-            blocks.append(
-                f'path "{pattern}" {{ capabilities = {rng.choice(capability_sets)} }}'.replace("'", '"')
-            )
+            capabilities = json.dumps(rng.choice(capability_sets))
+            blocks.append(f'path "{pattern}" {{ capabilities = {capabilities} }}')
         policies[f"generated-{seed}-{number}"] = "\n".join(blocks) + "\n"
     return policies
 
@@ -277,14 +276,15 @@ def generated_paths(seed: int, count: int) -> tuple[str, ...]:
     rng = random.Random(seed)
     paths: list[str] = []
     while len(paths) < count:
-        path = "g/" + "/".join(
-            rng.choice(["a", "b", "ab", "abc", "", "+", "*"]) for _ in range(rng.randint(1, 4))
-        )
+        segments = [rng.choice(["a", "b", "ab", "abc", "", "+", "*"]) for _ in range(rng.randint(1, 4))]
+        path = "g/" + "/".join(segments)
         path += rng.choice(["", "", "/"])
         if path not in paths:
             paths.append(path)
     return tuple(paths)
 
+
+DEFAULT_POLICY_NAME = "default"  # built into every server, added to tokens unless refused
 
 GENERATED = generated_policies(seed=2024, count=4, rules_each=14)
 
