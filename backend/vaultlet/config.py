@@ -116,7 +116,9 @@ def _storage_url(document: dict[str, Any], base_dir: Path) -> str:
         url = body.get("connection_url") or os.environ.get("VAULTLET_PG_CONNECTION_URL", "")
         if not url:
             raise ConfigError('storage "postgresql" needs connection_url')
-        return url.replace("postgresql://", "postgresql+psycopg://", 1).replace("postgres://", "postgresql+psycopg://", 1)
+        return url.replace("postgresql://", "postgresql+psycopg://", 1).replace(
+            "postgres://", "postgresql+psycopg://", 1
+        )
     raise ConfigError(f'unknown storage type "{kind}" (use "sqlite" or "postgresql")')
 
 
@@ -140,7 +142,9 @@ def _seal(document: dict[str, Any], base_dir: Path) -> SealConfig:
         return SealConfig()
     kind, body = seals[0]
     if kind != "file":
-        raise ConfigError(f'unknown seal type "{kind}" (use seal "file" {{ path = "..." }} or ${SEAL_KEY_ENV})')
+        raise ConfigError(
+            f'unknown seal type "{kind}" (use seal "file" {{ path = "..." }} or ${SEAL_KEY_ENV})'
+        )
     path = body.get("path", "")
     return SealConfig(key_file=str((base_dir / path).resolve()) if path else "")
 

@@ -26,8 +26,10 @@ def loads(text: str) -> dict[str, Any]:
             raise HCLError(str(error)) from None
     try:
         return _clean(hcl2.loads(text))
-    except Exception as error:  # python-hcl2 raises lark errors of several kinds
-        raise HCLError(str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__) from None
+    except Exception as error:  # noqa: BLE001 - python-hcl2 raises lark errors of several kinds
+        raise HCLError(
+            str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        ) from None
 
 
 def _unquote(value: str) -> str:

@@ -10,17 +10,14 @@ from __future__ import annotations
 import argparse
 import atexit
 import logging
-import os
 import shutil
 import sys
 import tempfile
-from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 
 from vaultlet.config import ConfigError, ListenerConfig, SealConfig, ServerConfig, load
 from vaultlet.core.core import Core, CoreConfig
-from vaultlet.storage.barrier import generate_key
 
 log = logging.getLogger("vaultlet.server")
 
@@ -29,10 +26,17 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="vaultlet server", description="Run the vaultlet server.")
     parser.add_argument("-config", "--config", help="path to an HCL or JSON server config file")
     parser.add_argument("-dev", "--dev", action="store_true", help="in-memory-keyed throwaway dev server")
-    parser.add_argument("-dev-root-token-id", "--dev-root-token-id", default="", help="root token id in dev mode")
+    parser.add_argument(
+        "-dev-root-token-id", "--dev-root-token-id", default="", help="root token id in dev mode"
+    )
     parser.add_argument("-dev-listen-address", "--dev-listen-address", default="127.0.0.1:8200")
-    parser.add_argument("-dev-aws", "--dev-aws", default="", choices=["", "moto"],
-                        help="dev mode: start an embedded moto server and configure aws/ against it")
+    parser.add_argument(
+        "-dev-aws",
+        "--dev-aws",
+        default="",
+        choices=["", "moto"],
+        help="dev mode: start an embedded moto server and configure aws/ against it",
+    )
     parser.add_argument("-dev-workers", "--dev-workers", type=int, default=1)
     parser.add_argument("-log-level", "--log-level", default=None)
     return parser.parse_args(argv)
@@ -168,5 +172,3 @@ def _print_dev_banner(config: ServerConfig, root_token: str) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-

@@ -24,7 +24,8 @@ def main() -> int:
     openbao = processes.start_openbao_dev(workdir / "openbao")
     try:
         print(
-            f"# vaultlet bench ({os.cpu_count()} cores, hey -c 32 -z {duration}; load generator shares the cores)"
+            f"# vaultlet bench ({os.cpu_count()} cores, hey -c 32 -z {duration};"
+            " the load generator shares the cores)"
         )
         core_bench.run(vaultlet, openbao, duration)
     finally:

@@ -49,7 +49,8 @@ def report(ours: LoadResult, theirs: LoadResult) -> None:
     print(ours.row() + (f"  ({ours.errors} non-2xx)" if ours.errors else ""))
     print(theirs.row() + (f"  ({theirs.errors} non-2xx)" if theirs.errors else ""))
     print(
-        f"{'  ratio vaultlet/openbao':<48} {ours.requests_per_second / theirs.requests_per_second:>9.2f}x throughput,"
+        f"{'  ratio vaultlet/openbao':<48}"
+        f" {ours.requests_per_second / theirs.requests_per_second:>9.2f}x throughput,"
         f" p50 {ours.p50_ms / theirs.p50_ms:.2f}x, p99 {ours.p99_ms / theirs.p99_ms:.2f}x"
     )
 

@@ -16,7 +16,10 @@ class LoadResult:
     errors: int
 
     def row(self) -> str:
-        return f"{self.name:<48} {self.requests_per_second:>9.0f} req/s  p50 {self.p50_ms:>7.2f} ms  p99 {self.p99_ms:>7.2f} ms"
+        return (
+            f"{self.name:<48} {self.requests_per_second:>9.0f} req/s"
+            f"  p50 {self.p50_ms:>7.2f} ms  p99 {self.p99_ms:>7.2f} ms"
+        )
 
 
 def run_hey(

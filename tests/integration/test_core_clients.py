@@ -16,7 +16,9 @@ def client(server):
 
 
 def test_hvac_lists_and_enables_secrets_engines(client):
-    client.sys.enable_secrets_engine("kv", path="hvac-kv", description="from hvac", config={"default_lease_ttl": "1h"})
+    client.sys.enable_secrets_engine(
+        "kv", path="hvac-kv", description="from hvac", config={"default_lease_ttl": "1h"}
+    )
     mounts = client.sys.list_mounted_secrets_engines()
     assert mounts["data"]["hvac-kv/"]["type"] == "kv"
     assert mounts["data"]["hvac-kv/"]["description"] == "from hvac"
@@ -79,7 +81,9 @@ def test_child_cannot_gain_policies_its_parent_lacks(client, server):
 
 
 def test_explicit_max_ttl_caps_renewal_with_vaults_warning(client):
-    token = client.auth.token.create(policies=["p"], ttl="10m", explicit_max_ttl="15m")["auth"]["client_token"]
+    token = client.auth.token.create(policies=["p"], ttl="10m", explicit_max_ttl="15m")["auth"][
+        "client_token"
+    ]
     renewed = client.auth.token.renew(token, increment="1h")
     assert renewed["auth"]["lease_duration"] <= 900
     assert any('exceeded the effective max_ttl of "1' in w for w in renewed["warnings"])
@@ -100,7 +104,10 @@ def test_token_leases_are_listed_and_expire(client, server):
     import time
 
     deadline = time.time() + 15
-    while time.time() < deadline and hvac.Client(url=server.address, token=created["client_token"]).is_authenticated():
+    while (
+        time.time() < deadline
+        and hvac.Client(url=server.address, token=created["client_token"]).is_authenticated()
+    ):
         time.sleep(0.3)
     assert not hvac.Client(url=server.address, token=created["client_token"]).is_authenticated()
 
@@ -120,7 +127,15 @@ def test_bao_cli_token_and_secrets_commands(server):
     failed = bao(server, "token", "lookup", token, check=False)
     assert failed.returncode == 2 and "bad token" in failed.stderr
 
-    bao(server, "secrets", "enable", "-path=aws-production", "-default-lease-ttl=1h", "-max-lease-ttl=4h", "aws")
+    bao(
+        server,
+        "secrets",
+        "enable",
+        "-path=aws-production",
+        "-default-lease-ttl=1h",
+        "-max-lease-ttl=4h",
+        "aws",
+    )
     listed = json.loads(bao(server, "secrets", "list", "-format=json").stdout)
     assert listed["aws-production/"]["type"] == "aws"
     assert listed["aws-production/"]["config"]["max_lease_ttl"] == 14400

@@ -7,7 +7,16 @@ import urllib.request
 
 from support.processes import http
 
-ENVELOPE_KEYS = ["request_id", "lease_id", "renewable", "lease_duration", "data", "wrap_info", "warnings", "auth"]
+ENVELOPE_KEYS = [
+    "request_id",
+    "lease_id",
+    "renewable",
+    "lease_duration",
+    "data",
+    "wrap_info",
+    "warnings",
+    "auth",
+]
 
 
 def _enable_kv(server, path):
@@ -60,11 +69,21 @@ def test_get_query_parameters_become_request_data(server):
 
 
 def test_bearer_token_works_and_x_vault_token_wins(server):
-    status, body, _ = http(server, "GET", "auth/token/lookup-self", token=None,
-                           headers={"Authorization": f"Bearer {server.root_token}"})
+    status, body, _ = http(
+        server,
+        "GET",
+        "auth/token/lookup-self",
+        token=None,
+        headers={"Authorization": f"Bearer {server.root_token}"},
+    )
     assert status == 200
-    status, _, _ = http(server, "GET", "auth/token/lookup-self", token="not-a-token",
-                        headers={"Authorization": f"Bearer {server.root_token}"})
+    status, _, _ = http(
+        server,
+        "GET",
+        "auth/token/lookup-self",
+        token="not-a-token",
+        headers={"Authorization": f"Bearer {server.root_token}"},
+    )
     assert status == 403
 
 

@@ -88,27 +88,43 @@ class ServerProcess:
             self.process.wait()
 
 
-def start_process(argv: list[str], log_path: Path, env: dict[str, str] | None = None, cwd: Path | None = None):
-    log = open(log_path, "ab")
-    return subprocess.Popen(
-        argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
-    )
+def start_process(
+    argv: list[str], log_path: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+):
+    with open(log_path, "ab") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+        )
 
 
-def start_vaultlet_dev(workdir: Path, root_token: str = "root", extra_args: list[str] | None = None,
-                       env: dict[str, str] | None = None, port: int | None = None) -> ServerProcess:
+def start_vaultlet_dev(
+    workdir: Path,
+    root_token: str = "root",
+    extra_args: list[str] | None = None,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+) -> ServerProcess:
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     argv = [
-        str(VENV_BIN / "vaultlet"), "server", "-dev",
-        f"-dev-listen-address=127.0.0.1:{port}", f"-dev-root-token-id={root_token}",
+        str(VENV_BIN / "vaultlet"),
+        "server",
+        "-dev",
+        f"-dev-listen-address=127.0.0.1:{port}",
+        f"-dev-root-token-id={root_token}",
         *(extra_args or []),
     ]
     return _start_vaultlet(argv, workdir, port, root_token, env)
 
 
-def start_vaultlet_config(workdir: Path, config_text: str, root_token: str, port: int,
-                          env: dict[str, str] | None = None, name: str = "server") -> ServerProcess:
+def start_vaultlet_config(
+    workdir: Path,
+    config_text: str,
+    root_token: str,
+    port: int,
+    env: dict[str, str] | None = None,
+    name: str = "server",
+) -> ServerProcess:
     config_path = workdir / f"{name}.hcl"
     config_path.write_text(config_text)
     argv = [str(VENV_BIN / "vaultlet"), "server", f"-config={config_path}"]
@@ -124,9 +140,9 @@ def _start_vaultlet(argv, workdir: Path, port: int, root_token: str, env, name: 
     server = ServerProcess("vaultlet", address, root_token, process, workdir, log_path, argv, full_env)
     try:
         wait_for_http(f"{address}/v1/sys/health", process=process)
-    except Exception:
+    except (RuntimeError, TimeoutError) as error:
         server.kill()
-        raise RuntimeError(f"vaultlet did not start:\n{server.log_text()}")
+        raise RuntimeError(f"vaultlet did not start:\n{server.log_text()}") from error
     return server
 
 
@@ -135,7 +151,10 @@ def start_openbao_dev(workdir: Path, root_token: str = "root") -> ServerProcess:
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     argv = [
-        str(VENV_BIN / "bao"), "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}",
+        str(VENV_BIN / "bao"),
+        "server",
+        "-dev",
+        f"-dev-listen-address=127.0.0.1:{port}",
         f"-dev-root-token-id={root_token}",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
@@ -146,9 +165,9 @@ def start_openbao_dev(workdir: Path, root_token: str = "root") -> ServerProcess:
     server = ServerProcess("openbao", address, root_token, process, workdir, log_path, argv, env)
     try:
         wait_for_http(f"{address}/v1/sys/health", process=process)
-    except Exception:
+    except (RuntimeError, TimeoutError) as error:
         server.kill()
-        raise RuntimeError(f"openbao did not start:\n{server.log_text()}")
+        raise RuntimeError(f"openbao did not start:\n{server.log_text()}") from error
     return server
 
 
@@ -164,8 +183,10 @@ class MotoServer:
     def set_iam_authorization(self, enabled: bool) -> None:
         """Switch moto's IAM authorization on (``0`` initial free calls) or off (``inf``)."""
         request = urllib.request.Request(
-            f"{self.endpoint}/moto-api/reset-auth", data=b"0" if enabled else b"inf",
-            headers={"Content-Type": "text/plain"}, method="POST",
+            f"{self.endpoint}/moto-api/reset-auth",
+            data=b"0" if enabled else b"inf",
+            headers={"Content-Type": "text/plain"},
+            method="POST",
         )
         urllib.request.urlopen(request)
 
@@ -185,8 +206,15 @@ def start_moto(workdir: Path) -> MotoServer:
     return MotoServer(endpoint, process, log_path)
 
 
-def http(server: ServerProcess, method: str, path: str, body: object | None = None,
-         token: str | None = "", headers: dict[str, str] | None = None, raw: bytes | None = None):
+def http(
+    server: ServerProcess,
+    method: str,
+    path: str,
+    body: object | None = None,
+    token: str | None = "",
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+):
     """One raw HTTP call; returns (status, parsed JSON or None, raw text)."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     request = urllib.request.Request(f"{server.address}/v1/{path}", data=data, method=method)
@@ -208,14 +236,23 @@ def http(server: ServerProcess, method: str, path: str, body: object | None = No
     return status, parsed, text
 
 
-def bao(server: ServerProcess, *args: str, token: str | None = None, input: str | None = None,
-        check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def bao(
+    server: ServerProcess,
+    *args: str,
+    token: str | None = None,
+    input: str | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     """Run the real OpenBao CLI against a server."""
     full_env = server.client_env(token, **(env or {}))
-    result = subprocess.run([str(VENV_BIN / "bao"), *args], env=full_env, input=input,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(VENV_BIN / "bao"), *args], env=full_env, input=input, capture_output=True, text=True, timeout=60
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"bao {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"bao {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -239,14 +276,31 @@ workers = {workers}
 """
 
 
-def production_config(workdir: Path, port: int, *, db: str = "vaultlet.db", seal: str = "seal.key",
-                      workers: int = 1, extra: str = "") -> str:
-    return PRODUCTION_CONFIG.format(db=workdir / db, seal=workdir / seal, port=port, workers=workers, extra=extra)
+def production_config(
+    workdir: Path,
+    port: int,
+    *,
+    db: str = "vaultlet.db",
+    seal: str = "seal.key",
+    workers: int = 1,
+    extra: str = "",
+) -> str:
+    return PRODUCTION_CONFIG.format(
+        db=workdir / db, seal=workdir / seal, port=port, workers=workers, extra=extra
+    )
 
 
-def start_vaultlet_production(workdir: Path, *, port: int | None = None, extra: str = "", workers: int = 1,
-                              db: str = "vaultlet.db", env: dict[str, str] | None = None,
-                              name: str = "server", root_token: str = "") -> ServerProcess:
+def start_vaultlet_production(
+    workdir: Path,
+    *,
+    port: int | None = None,
+    extra: str = "",
+    workers: int = 1,
+    db: str = "vaultlet.db",
+    env: dict[str, str] | None = None,
+    name: str = "server",
+    root_token: str = "",
+) -> ServerProcess:
     """A `vaultlet server -config` process with SQLite and a seal-key file.
 
     The first start of a fresh database initialises it through ``sys/init`` (the
@@ -258,7 +312,9 @@ def start_vaultlet_production(workdir: Path, *, port: int | None = None, extra: 
     server = start_vaultlet_config(workdir, config, root_token, port, env, name)
     status, body, _ = http(server, "GET", "sys/init", token=None)
     if not body["initialized"]:
-        status, body, text = http(server, "PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1}, token=None)
+        status, body, text = http(
+            server, "PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1}, token=None
+        )
         assert status == 200, text
         server.root_token = body["root_token"]
         (workdir / "root-token").write_text(server.root_token)

@@ -39,7 +39,13 @@ def test_cli_strings_are_coerced_like_vault():
 
 def test_native_json_types_are_accepted():
     data, _ = validate({"ttl": 90, "count": 1, "enabled": False, "arns": ["x"], "tags": {"k": "v"}})
-    assert (data["ttl"], data["count"], data["enabled"], data["arns"], data["tags"]) == (90, 1, False, ["x"], {"k": "v"})
+    assert (data["ttl"], data["count"], data["enabled"], data["arns"], data["tags"]) == (
+        90,
+        1,
+        False,
+        ["x"],
+        {"k": "v"},
+    )
 
 
 def test_defaults_and_supplied_are_distinguished():

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vaultlet import __version__
-
 from vaultlet.core.expiration import ExpirationManager, RevocationSettings
 from vaultlet.core.hooks import AuditBroker, Authorizer
 from vaultlet.core.mounts import AUTH_CLASS, MountEntry
@@ -128,7 +127,10 @@ class Core:
         self.barrier.unseal(root_key)
         self.store.put(CLUSTER_KEY, {"id": str(uuid.uuid4())})
         token_id, _entry, _ = self.tokens.create(
-            None, TokenRequest(policies=[ROOT_POLICY], path="auth/token/root", token_id=root_token_id, display_prefix="root")
+            None,
+            TokenRequest(
+                policies=[ROOT_POLICY], path="auth/token/root", token_id=root_token_id, display_prefix="root"
+            ),
         )
         return InitResult(root_key, token_id)
 
@@ -290,7 +292,7 @@ class Core:
             raise
         try:
             self.audit.log_response(request, response)
-        except Exception:
+        except Exception:  # noqa: BLE001 - whatever broke the audit write, fail closed
             # Fail closed: a response nobody recorded is never delivered, and the
             # credential it carried must not outlive it.
             if response.lease_id:

@@ -48,5 +48,7 @@ class AuditBroker:
     def log_request(self, request: Request, error: Exception | None = None) -> None:
         return None
 
-    def log_response(self, request: Request, response: Response | None, error: Exception | None = None) -> None:
+    def log_response(
+        self, request: Request, response: Response | None, error: Exception | None = None
+    ) -> None:
         return None

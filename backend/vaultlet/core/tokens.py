@@ -13,7 +13,7 @@ import secrets
 import string
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from vaultlet.durations import format_go_duration
@@ -39,7 +39,7 @@ def random_base62(length: int) -> str:
 def rfc3339(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass
@@ -271,10 +271,7 @@ class TokenStore:
             raise UserError("lease is not renewable")
         now = time.time()
         warnings: list[str] = []
-        if entry.period:
-            ttl = entry.period
-        else:
-            ttl = increment or entry.ttl
+        ttl = entry.period or (increment or entry.ttl)
         if entry.max_expire_time is not None and not entry.period:
             remaining_cap = max(0, int(entry.max_expire_time - now))
             if ttl > remaining_cap:

@@ -7,6 +7,8 @@ Vault, a stored ``ttl`` is reflected in ``lease_duration`` without a lease.
 
 from __future__ import annotations
 
+import contextlib
+
 from vaultlet.durations import DurationError, parse_duration
 from vaultlet.errors import NotFound, UserError
 from vaultlet.framework.backend import Backend
@@ -27,10 +29,8 @@ def kv_read(backend, request, fields) -> Response:
         raise NotFound()
     response = Response(data=stored)
     if "ttl" in stored:
-        try:
+        with contextlib.suppress(DurationError):
             response.lease_duration = parse_duration(stored["ttl"])
-        except DurationError:
-            pass
     return response
 
 
@@ -57,7 +57,10 @@ class KVBackend(Backend):
     paths = [
         Path(
             pattern="(?P<path>.*)",
-            fields={"path": Field(STRING, "Location of the secret", in_path=True), "ttl": Field(ANY, "Advisory TTL")},
+            fields={
+                "path": Field(STRING, "Location of the secret", in_path=True),
+                "ttl": Field(ANY, "Advisory TTL"),
+            },
             operations={READ: kv_read, CREATE: kv_write, UPDATE: kv_write, DELETE: kv_delete, LIST: kv_list},
             exists=kv_exists,
             arbitrary_input=True,

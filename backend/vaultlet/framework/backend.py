@@ -86,7 +86,9 @@ class Backend:
     def match(self, relative_path: str) -> tuple[Path, dict[str, str]] | None:
         """The declaration serving a path. A LIST arrives with a trailing slash; if
         only the slash-less form is declared, that path answers (with a 405)."""
-        for candidate in (relative_path, relative_path[:-1]) if relative_path.endswith("/") else (relative_path,):
+        for candidate in (
+            (relative_path, relative_path[:-1]) if relative_path.endswith("/") else (relative_path,)
+        ):
             for path in self.paths:
                 found = path.regex.match(candidate)
                 if found:

@@ -71,10 +71,7 @@ def _to_duration(value: Any) -> int:
 
 
 def _to_comma_list(value: Any) -> list[str]:
-    if isinstance(value, list):
-        items = [_to_string(v) for v in value]
-    else:
-        items = _to_string(value).split(",")
+    items = [_to_string(v) for v in value] if isinstance(value, list) else _to_string(value).split(",")
     return [item.strip() for item in items if item.strip()]
 
 
@@ -161,7 +158,11 @@ DURATION = FieldType(
     int,
 )
 COMMA_STRING_SLICE = FieldType(
-    "comma_string_slice", _STRING_LIST_INPUT, {"type": "array", "items": {"type": "string"}}, _to_comma_list, list
+    "comma_string_slice",
+    _STRING_LIST_INPUT,
+    {"type": "array", "items": {"type": "string"}},
+    _to_comma_list,
+    list,
 )
 STRING_SLICE = FieldType(
     "string_slice", _STRING_LIST_INPUT, {"type": "array", "items": {"type": "string"}}, _to_string_list, list

@@ -45,7 +45,9 @@ class InputValidator:
             if field.required and name not in values:
                 raise UserError(f'missing required field "{name}"')
         unknown = sorted(k for k in raw if k not in self.fields) if self.warn_unknown else []
-        warnings = [f"Endpoint ignored these unrecognized parameters: [{' '.join(unknown)}]"] if unknown else []
+        warnings = (
+            [f"Endpoint ignored these unrecognized parameters: [{' '.join(unknown)}]"] if unknown else []
+        )
         return FieldData(self.fields, values, raw), warnings
 
     def _raise_schema_errors(self, present: dict[str, Any]) -> None:

@@ -11,7 +11,9 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask, Response as FlaskResponse, request as http_request
+from flask import Flask
+from flask import Response as FlaskResponse
+from flask import request as http_request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from vaultlet.errors import NotFound, UnsupportedMediaType, UnsupportedOperation, UserError, VaultError
@@ -55,8 +57,13 @@ def create_app(core, *, max_request_size: int = DEFAULT_MAX_REQUEST_SIZE) -> Fla
     def unexpected(error: Exception):
         # The exception text may carry request data; log its type and a traceback
         # of where it happened, answer with Vault's generic message.
-        log.error("internal error handling %s %s: %s", http_request.method, http_request.path,
-                  type(error).__name__, exc_info=error)
+        log.error(
+            "internal error handling %s %s: %s",
+            http_request.method,
+            http_request.path,
+            type(error).__name__,
+            exc_info=error,
+        )
         return _error(500, ["internal error"])
 
     return app
@@ -86,7 +93,8 @@ def _body() -> dict[str, Any]:
         return {}
     if http_request.method == "PATCH" and http_request.mimetype != "application/merge-patch+json":
         raise UnsupportedMediaType(
-            "PATCH requires Content-Type of application/merge-patch+json, provided " + (http_request.mimetype or "")
+            "PATCH requires Content-Type of application/merge-patch+json, provided "
+            + (http_request.mimetype or "")
         )
     try:
         parsed = json.loads(raw)
@@ -134,7 +142,11 @@ def _logical_request() -> Request:
         client_token=_token(),
         remote_addr=http_request.remote_addr or "",
         remote_port=int(http_request.environ.get("REMOTE_PORT") or 0),
-        headers={k: v for k, v in http_request.headers.items() if k.lower() not in ("x-vault-token", "authorization")},
+        headers={
+            k: v
+            for k, v in http_request.headers.items()
+            if k.lower() not in ("x-vault-token", "authorization")
+        },
         help=help_requested,
     )
 

@@ -119,7 +119,10 @@ PATHS = [
     Path(
         pattern="health",
         fields={
-            **{name: Field(INT, f"Status code to return when {name[:-4]}", default=code) for name, code in _HEALTH_CODES.items()},
+            **{
+                name: Field(INT, f"Status code to return when {name[:-4]}", default=code)
+                for name, code in _HEALTH_CODES.items()
+            },
             "standbyok": Field(BOOL, "Answer 200 from a standby"),
             "perfstandbyok": Field(BOOL, "Answer 200 from a performance standby"),
         },
@@ -127,10 +130,18 @@ PATHS = [
         unauthenticated=True,
         synopsis="Health of the server, for load balancers and agents.",
     ),
-    Path(pattern="seal-status", operations={READ: seal_status_read}, unauthenticated=True,
-         synopsis="Seal status: initialized, sealed, key shares."),
-    Path(pattern="leader", operations={READ: leader_read}, unauthenticated=True,
-         synopsis="High-availability leader information."),
+    Path(
+        pattern="seal-status",
+        operations={READ: seal_status_read},
+        unauthenticated=True,
+        synopsis="Seal status: initialized, sealed, key shares.",
+    ),
+    Path(
+        pattern="leader",
+        operations={READ: leader_read},
+        unauthenticated=True,
+        synopsis="High-availability leader information.",
+    ),
     Path(
         pattern="init",
         fields={
@@ -143,7 +154,10 @@ PATHS = [
     ),
     Path(
         pattern="unseal",
-        fields={"key": Field(STRING, "The root (seal) key, hex or base64"), "reset": Field(BOOL, "Reset progress")},
+        fields={
+            "key": Field(STRING, "The root (seal) key, hex or base64"),
+            "reset": Field(BOOL, "Reset progress"),
+        },
         operations={UPDATE: unseal_write},
         unauthenticated=True,
         synopsis="Unseal the server with the root key.",

@@ -65,7 +65,10 @@ def tidy(backend, request, fields) -> Response:
     backend.core.expiration.tidy()
     return Response(
         status=202,
-        warnings=["Tidy operation successfully started. Any information from the operation will be printed to the server logs."],
+        warnings=[
+            "Tidy operation successfully started. Any information from the operation "
+            "will be printed to the server logs."
+        ],
     )
 
 
@@ -121,14 +124,20 @@ PATHS = [
     ),
     Path(
         pattern="leases/count",
-        fields={"type": Field(STRING, 'Which leases: "irrevocable" or "all"'), "include_child_namespaces": Field(BOOL)},
+        fields={
+            "type": Field(STRING, 'Which leases: "irrevocable" or "all"'),
+            "include_child_namespaces": Field(BOOL),
+        },
         operations={READ: count},
         synopsis="Count leases.",
     ),
     Path(
         pattern="leases",
-        fields={"type": Field(STRING, 'Must be "irrevocable"'), "limit": Field(STRING, 'Maximum entries, or "none"'),
-                "include_child_namespaces": Field(BOOL)},
+        fields={
+            "type": Field(STRING, 'Must be "irrevocable"'),
+            "limit": Field(STRING, 'Maximum entries, or "none"'),
+            "include_child_namespaces": Field(BOOL),
+        },
         operations={READ: irrevocable_list},
         sudo=True,
         synopsis="List the leases whose revocation keeps failing.",

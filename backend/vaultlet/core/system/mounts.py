@@ -130,7 +130,10 @@ def auth_list(backend, request, fields) -> Response:
 
 def mount_read(backend, request, fields) -> Response:
     path = normalize_mount_path(fields["path"])
-    entry = next((e for e in backend.core.router.all_entries() if e.mount_class == SECRET_CLASS and e.path == path), None)
+    entry = next(
+        (e for e in backend.core.router.all_entries() if e.mount_class == SECRET_CLASS and e.path == path),
+        None,
+    )
     if entry is None:
         raise UserError(f"No secret engine mount at {path}")
     return Response(data=entry.describe(), data_at_top_level=True)
