@@ -45,10 +45,14 @@ from sqlalchemy.engine import Connection, Engine
 
 metadata = MetaData()
 
+# Keys are compared as byte strings: prefix ranges and ordering must not follow a
+# linguistic collation (PostgreSQL's default en_US would ignore "/" when sorting).
+KeyString = String(1024).with_variant(String(1024, collation="C"), "postgresql")
+
 kv_table = Table(
     "vault_kv",
     metadata,
-    Column("key", String(1024), primary_key=True),
+    Column("key", KeyString, primary_key=True),
     Column("value", LargeBinary, nullable=False),
     Column("version", BigInteger, nullable=False),
 )
@@ -56,7 +60,7 @@ kv_table = Table(
 lease_table = Table(
     "vault_leases",
     metadata,
-    Column("lease_id", String(1024), primary_key=True),
+    Column("lease_id", KeyString, primary_key=True),
     Column("mount_uuid", String(64), nullable=False),
     Column("token_hash", String(128), nullable=True, index=True),
     Column("issue_time", Float, nullable=False),
