@@ -95,14 +95,11 @@ def format_go_duration(seconds: float) -> str:
 
 
 def format_human(seconds: int) -> str:
-    """The Vault CLI's compact table form: ``768h``, ``1h``, ``30m``, ``1h30m``, ``45s``."""
+    """The Vault CLI's ``humanDuration``: ``768h``, ``1h``, ``30m``, ``1h30m``, ``1h5s``, ``45s``."""
     text = format_go_duration(int(seconds))
-    for zero in ("0s",):
-        if text.endswith("m" + zero) or text.endswith("h" + zero):
-            text = text[: -len(zero)]
-    if text.endswith("h0m"):
+    if text.endswith("m0s"):
         text = text[:-2]
-    return text
+    return text.replace("h0m", "h", 1)
 
 
 def _trim(value: float) -> str:

@@ -1,0 +1,164 @@
+"""The ``secrets`` commands: enable, disable, list and tune secrets engines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vaultlet.cli import output
+from vaultlet.cli.commands import sanitize_path
+from vaultlet.cli.context import Context, reporting
+from vaultlet.cli.flags import Flag, FlagKind
+from vaultlet.cli.registry import command
+from vaultlet.durations import format_go_duration
+
+# api.MountOutput / MountConfigOutput field order, for -format=json.
+MOUNT_FIELDS = {
+    "uuid": "",
+    "type": "",
+    "description": "",
+    "accessor": "",
+    "config": None,
+    "options": None,
+    "local": False,
+    "seal_wrap": False,
+    "external_entropy_access": False,
+    "plugin_version": "",
+    "running_plugin_version": "",
+    "running_sha256": "",
+    "deprecation_status": "",
+}
+MOUNT_CONFIG_FIELDS = {"default_lease_ttl": 0, "max_lease_ttl": 0, "force_no_cache": False}
+
+_TTL_FLAGS = (
+    Flag("default-lease-ttl", FlagKind.DURATION, "Default lease TTL of the engine, e.g. 1h.", default=0),
+    Flag("max-lease-ttl", FlagKind.DURATION, "Maximum lease TTL of the engine, e.g. 24h.", default=0),
+)
+
+
+def mount_path(path: str) -> str:
+    """Mount paths are shown with a trailing slash (``aws/``)."""
+    return sanitize_path(path) + "/"
+
+
+def _mount_options(ctx: Context) -> dict[str, str] | None:
+    options = dict(ctx.flags["options"])
+    if ctx.flags["version"] > 0:
+        options["version"] = str(ctx.flags["version"])
+    return options or None
+
+
+@command(
+    "secrets enable",
+    synopsis="Enable a secrets engine",
+    usage="[options] TYPE",
+    flags=[
+        Flag("path", FlagKind.STRING, "Where to mount the engine (default: its type)."),
+        Flag("description", FlagKind.STRING, "Human-friendly description of the engine."),
+        *_TTL_FLAGS,
+        Flag("force-no-cache", FlagKind.BOOL, "Disable caching for this engine."),
+        Flag("local", FlagKind.BOOL, "Mark the engine as local-only (not replicated)."),
+        Flag("seal-wrap", FlagKind.BOOL, "Enable seal wrapping of critical values."),
+        Flag("external-entropy-access", FlagKind.BOOL, "Give the engine access to external entropy."),
+        Flag("options", FlagKind.MAP, "key=value mount options; repeatable."),
+        Flag("version", FlagKind.INT, "Engine version (KV: 1 or 2).", default=0),
+    ],
+)
+def secrets_enable(ctx: Context) -> int:
+    (engine_type,) = ctx.require_arguments(1, 1)
+    engine_type = engine_type.strip()
+    path = mount_path(ctx.flags["path"] or engine_type)
+    with reporting("Error enabling"):
+        ctx.client.call("POST", f"sys/mounts/{path}", mount_request(ctx, engine_type))
+    ctx.out(f"Success! Enabled the {engine_type} secrets engine at: {path}")
+    return 0
+
+
+def mount_request(ctx: Context, engine_type: str) -> dict[str, Any]:
+    """The body api.MountInput produces (TTLs as Go durations, "0s" meaning the system default)."""
+    return {
+        "type": engine_type,
+        "description": ctx.flags["description"] or "",
+        "config": {
+            "options": None,
+            "default_lease_ttl": format_go_duration(ctx.flags["default-lease-ttl"]),
+            "max_lease_ttl": format_go_duration(ctx.flags["max-lease-ttl"]),
+            "force_no_cache": ctx.flags["force-no-cache"],
+        },
+        "local": ctx.flags["local"],
+        "seal_wrap": ctx.flags["seal-wrap"],
+        "external_entropy_access": ctx.flags["external-entropy-access"],
+        "options": _mount_options(ctx),
+    }
+
+
+@command("secrets disable", synopsis="Disable a secrets engine", usage="[options] PATH")
+def secrets_disable(ctx: Context) -> int:
+    path = mount_path(ctx.require_arguments(1, 1)[0])
+    with reporting(f"Error disabling secrets engine at {path}"):
+        ctx.client.call("DELETE", f"sys/mounts/{path}")
+    ctx.out(f"Success! Disabled the secrets engine (if it existed) at: {path}")
+    return 0
+
+
+@command("secrets list", synopsis="List enabled secrets engines")
+def secrets_list(ctx: Context) -> int:
+    ctx.require_arguments(0, 0)
+    with reporting("Error listing secrets engines"):
+        secret = ctx.client.call("GET", "sys/mounts") or {}
+    mounts = secret.get("data") or {}
+    if ctx.output_format != "table":
+        return ctx.output_data({path: _mount_document(mounts[path]) for path in sorted(mounts)})
+    rows = [
+        (path, mount.get("type", ""), mount.get("accessor", ""), mount.get("description", ""))
+        for path, mount in sorted(mounts.items())
+    ]
+    ctx.out(output.table(("Path", "Type", "Accessor", "Description"), rows))
+    return 0
+
+
+def _mount_document(mount: dict[str, Any]) -> dict[str, Any]:
+    document = output.project(mount, MOUNT_FIELDS)
+    config = mount.get("config") or {}
+    # Extra config settings are omitempty in Go: only the ones that are set appear.
+    extras = {key: value for key, value in sorted(config.items()) if key not in MOUNT_CONFIG_FIELDS and value}
+    document["config"] = {**output.project(config, MOUNT_CONFIG_FIELDS), **extras}
+    return document
+
+
+@command(
+    "secrets tune",
+    synopsis="Tune a secrets engine's configuration",
+    usage="[options] PATH",
+    flags=[
+        *_TTL_FLAGS,
+        Flag("description", FlagKind.STRING, "New description of the engine."),
+        Flag("options", FlagKind.MAP, "key=value mount options; repeatable."),
+        Flag("version", FlagKind.INT, "Engine version (KV: 1 or 2).", default=0),
+    ],
+)
+def secrets_tune(ctx: Context) -> int:
+    path = mount_path(ctx.require_arguments(1, 1)[0])
+    with reporting(f"Error tuning secrets engine {path}"):
+        ctx.client.call("POST", f"sys/mounts/{sanitize_path(path)}/tune", tune_request(ctx))
+    ctx.out(f"Success! Tuned the secrets engine at: {path}")
+    return 0
+
+
+def tune_request(ctx: Context) -> dict[str, Any]:
+    """api.MountConfigInput: an empty TTL string leaves the current value unchanged."""
+    body: dict[str, Any] = {
+        "options": _mount_options(ctx),
+        "default_lease_ttl": _ttl_to_api(ctx.flags["default-lease-ttl"]),
+        "max_lease_ttl": _ttl_to_api(ctx.flags["max-lease-ttl"]),
+        "force_no_cache": False,
+    }
+    if "description" in ctx.given:
+        body["description"] = ctx.flags["description"]
+    return body
+
+
+def _ttl_to_api(seconds: int) -> str:
+    """0 means "unchanged" (empty), a negative TTL means "use the system value"."""
+    if seconds == 0:
+        return ""
+    return "system" if seconds < 0 else format_go_duration(seconds)
