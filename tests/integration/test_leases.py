@@ -9,7 +9,7 @@ import time
 import hvac
 import pytest
 
-from support.aws_engine import mount_aws, unmount, user_exists, wait_for
+from support.aws_engine import access_key_user, mount_aws, unmount, user_exists, wait_for
 from support.processes import bao, http, start_moto, start_vaultlet_production
 
 
@@ -29,8 +29,6 @@ def _issue(server, mount):
 
 
 def _username(moto, access_key):
-    from support.aws_engine import access_key_user
-
     return access_key_user(moto, access_key)
 
 
