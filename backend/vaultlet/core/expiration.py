@@ -36,6 +36,7 @@ LEASE_ID_RANDOM_LENGTH = 24
 TOKEN_LEASE_KIND = "token"
 SECRET_LEASE_KIND = "secret"
 MAX_ERROR_TEXT = 240
+MIN_SWEEP_INTERVAL = 0.01  # a zero interval would spin a core
 
 
 @dataclass
@@ -274,21 +275,22 @@ class ExpirationManager:
     def revoke_for_token(self, token_hash: str) -> None:
         ids = self.storage.lease_ids_for_token(token_hash)
         if ids:
-            self._queue(ids)
+            self._queue(ids, self._sync_grace())
             self._attempt_all(ids)
 
     def revoke_for_mount(self, mount_uuid: str) -> list[str]:
         """Revoke every lease of a mount now; returns the ids that could not be revoked."""
         ids = self.storage.lease_ids_for_mount(mount_uuid)
-        self._queue(ids)
+        self._queue(ids, self._sync_grace())
         failed = self._attempt_all(ids)
         return failed
 
     def _revoke_ids(self, ids: list[str], *, sync: bool) -> None:
-        self._queue(ids)
         if not sync:
+            self._queue(ids)
             self.wake()
             return
+        self._queue(ids, self._sync_grace())
         failed = self._attempt_all(ids)
         if failed:
             raise UserError(
@@ -296,10 +298,20 @@ class ExpirationManager:
                 + ", ".join(failed[:10])
             )
 
-    def _queue(self, ids: list[str]) -> None:
-        now = time.time()
+    def _queue(self, ids: list[str], delay: float = 0.0) -> None:
+        due = time.time() + delay
         for lease_id in ids:
-            self.storage.lease_update(lease_id, due_at=now)
+            self.storage.lease_update(lease_id, due_at=due)
+
+    def _sync_grace(self) -> float:
+        """How long a synchronous revoker has before the sweepers may take its leases over.
+
+        Queued at once, a lease could be claimed by a sweeper while the caller is still
+        working through the list; the caller would then skip it and answer before it is
+        revoked (or a mount would be removed under a revocation in flight). Queued this
+        far ahead, the leases are still revoked by the sweepers if the caller dies.
+        """
+        return self.settings.claim_seconds
 
     def _attempt_all(self, ids: list[str]) -> list[str]:
         return [lease_id for lease_id in ids if self.attempt(lease_id) is False]
@@ -410,7 +422,7 @@ class ExpirationManager:
                     self.sweep_once()
             except Exception:  # noqa: BLE001 - the sweeper must survive storage hiccups
                 log.exception("lease sweep failed")
-            self._wake.wait(self.settings.sweep_interval)
+            self._wake.wait(max(self.settings.sweep_interval, MIN_SWEEP_INTERVAL))
             self._wake.clear()
 
 

@@ -35,6 +35,9 @@ class Request:
     mount_class: str = ""
     relative_path: str = ""
     token: Any = None  # the caller's TokenEntry, when authenticated
+    # The ACL decision (vaultlet.core.acl.AuthorizationResult); None on unauthenticated
+    # paths. Audit records it; token creation asks it whether the caller holds sudo.
+    authorization: Any = None
     help: bool = False
     wrap_ttl: int = 0
 
@@ -56,6 +59,11 @@ class LeaseRequest:
     ttl: int = 0
     max_ttl: int = 0
     renewable: bool = True
+    # The random last segment of the lease id, when the backend must know the id
+    # before the lease exists (an engine that tags what it creates in the cloud with
+    # it, so a sweeper can tell a leased resource from an orphan). It must be as
+    # unguessable as the core's own (24 base62 characters); empty: the core picks.
+    lease_id_suffix: str = ""
 
 
 @dataclass

@@ -1,0 +1,92 @@
+"""The AWS secrets engine: its path table, its secret type and its periodic work."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import TYPE_CHECKING
+
+from vaultlet.engines.aws import config_lease, config_root, creds, roles, rollback, static_roles
+from vaultlet.engines.aws.client import AwsClients, AwsError, ClientCache
+from vaultlet.engines.aws.config_root import CONFIG_ROOT_KEY, RootConfig
+from vaultlet.engines.aws.secret import ACCESS_KEYS_SECRET
+from vaultlet.framework.backend import Backend
+from vaultlet.framework.wal import WriteAheadLog
+
+if TYPE_CHECKING:
+    from vaultlet.framework.backend import BackendContext
+
+HELP = """
+The AWS secrets engine generates AWS access credentials dynamically based on IAM
+policies: IAM users with access keys (iam_user), or STS credentials from
+AssumeRole (assumed_role), GetFederationToken (federation_token) and
+GetSessionToken (session_token). Static roles rotate the access key of an
+existing IAM user.
+
+After mounting, configure access with config/root, then define roles with
+roles/<name> and read credentials from creds/<name> (or sts/<name>).
+"""
+
+
+class AwsBackend(Backend):
+    paths = [
+        *config_root.paths,
+        *config_lease.paths,
+        *roles.paths,
+        *creds.paths,
+        *static_roles.paths,
+    ]
+    secret_types = [ACCESS_KEYS_SECRET]
+    help = HELP
+
+    def __init__(self, context: BackendContext):
+        super().__init__(context)
+        self.wal = WriteAheadLog(self.storage)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._clients = ClientCache(
+            version=lambda: self.storage.version(CONFIG_ROOT_KEY),
+            load_settings=lambda: config_root.client_settings(self.storage),
+        )
+        self._rotation_queue_rebuilt = False
+
+    # -- what handlers need -----------------------------------------------------
+
+    def aws(self) -> AwsClients:
+        """This mount's IAM and STS clients (cached; rebuilt after config/root changes)."""
+        return self._clients.get()
+
+    def root_config(self) -> RootConfig:
+        """config/root, or its defaults when it was never written (read through the cache)."""
+        return RootConfig.load(self.storage, cached=True) or RootConfig()
+
+    @property
+    def rollback_min_age(self) -> float:
+        return float(self.context.system.rollback_min_age)
+
+    @property
+    def max_lease_ttl(self) -> int:
+        """The mount's max lease TTL, or the system's (Vault's System().MaxLeaseTTL())."""
+        return int(self.context.mount_config.get("max_lease_ttl") or self.context.system.max_lease_ttl)
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def periodic(self) -> None:
+        rollback.settle_wal_entries(self)
+        if not self._rotation_queue_rebuilt:
+            static_roles.RotationQueue(self.storage).rebuild(self.storage)
+            self._rotation_queue_rebuilt = True
+        static_roles.rotate_due_credentials(self)
+        try:
+            rollback.sweep_orphaned_users(self)
+        except AwsError as error:
+            self.logger.warning("orphaned IAM user sweep failed: %s", error)
+
+    def cleanup(self) -> None:
+        """The mount is going away (its leases are revoked): roll back every open entry now."""
+        rollback.settle_wal_entries(self, min_age=-1)
+        if self.wal.ids():
+            self.logger.error(
+                "mount %s disabled with unsettled IAM users in its write-ahead log: %s",
+                self.context.mount_path,
+                ", ".join(entry.data.get("username", "?") for entry in self.wal.entries()),
+            )
