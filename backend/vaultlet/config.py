@@ -12,7 +12,7 @@ from typing import Any
 from vaultlet import hcl
 from vaultlet.core.core import SYSTEM_DEFAULT_TTL, CoreConfig
 from vaultlet.core.expiration import RevocationSettings
-from vaultlet.durations import parse_duration
+from vaultlet.durations import DurationError, parse_go_duration
 
 SEAL_KEY_ENV = "VAULTLET_SEAL_KEY"
 
@@ -82,9 +82,16 @@ class ServerConfig:
 
 
 def _seconds(value: Any, default: float) -> float:
+    """A duration setting in (possibly fractional) seconds: ``"0.2s"`` stays 0.2."""
     if value is None or value == "":
         return default
-    return float(parse_duration(value))
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text) if text.isdigit() else parse_go_duration(text)
+    except DurationError as error:
+        raise ConfigError(str(error)) from None
 
 
 def _revocation(body: dict[str, Any]) -> RevocationSettings:

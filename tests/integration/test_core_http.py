@@ -150,3 +150,11 @@ def test_sys_mounts_data_also_at_top_level(server):
     assert status == 200
     assert body["sys/"] == body["data"]["sys/"]
     assert json.dumps(body["data"]["sys/"]["config"]) is not None
+
+
+def test_help_at_a_mount_root_lists_the_backends_paths(server):
+    assert http(server, "POST", "sys/mounts/help-aws", {"type": "aws"})[0] == 204
+    status, body, _ = http(server, "GET", "help-aws/?help=1")
+    assert status == 200
+    assert "## PATHS" in body["data"]["help"] and "roles/" in body["data"]["help"]
+    assert http(server, "DELETE", "sys/mounts/help-aws")[0] == 204

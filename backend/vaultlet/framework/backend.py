@@ -95,6 +95,15 @@ class Backend:
                     return path, {k: v for k, v in found.groupdict().items() if v is not None}
         return None
 
+    def help_text(self) -> str:
+        """The backend's help: its description and one line per declared path."""
+        lines = [self.help.strip(), "", "## PATHS", ""] if self.help else ["## PATHS", ""]
+        for path in self.paths:
+            lines.append(f"    ^{path.pattern}$")
+            lines.append(f"        {path.synopsis.strip()}")
+            lines.append("")
+        return "\n".join(lines).strip() + "\n"
+
     def is_unauthenticated(self, relative_path: str) -> bool:
         found = self.match(relative_path)
         return bool(found and found[0].unauthenticated)
@@ -114,6 +123,8 @@ class Backend:
 
     def handle(self, request: Request) -> Response:
         found = self.match(request.relative_path)
+        if found is None and request.help:
+            return Response(data={"help": self.help_text()})
         if found is None:
             raise UnsupportedPathError(request.path)
         path, params = found
