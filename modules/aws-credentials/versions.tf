@@ -1,0 +1,10 @@
+terraform {
+  required_version = ">= 1.5.7"
+
+  required_providers {
+    external = {
+      source  = "hashicorp/external"
+      version = ">= 2.3.2" # 2.3.2 omits null query keys instead of sending ""
+    }
+  }
+}
