@@ -2,8 +2,8 @@
 
 A real OpenBao dev server gets the policies in `support/acl_cases.py` and one token per probe
 set, and its answers are the reference. Each entry of `IMPLEMENTATIONS` is then compared with
-those answers, probe by probe. The in-process `ACL` is the first entry. A vaultlet server that
-serves `sys/capabilities` is added with one more line that calls `answers_over_http` on it.
+those answers, probe by probe: the in-process `ACL`, and a vaultlet server answering
+`sys/capabilities` over HTTP (its policy store, token policies and compiled-ACL cache included).
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def answers_in_process() -> Answers:
 # name -> how to get its answers (given the pytest request, to reach fixtures such as `server`).
 IMPLEMENTATIONS: dict[str, Callable[[pytest.FixtureRequest], Answers]] = {
     "in-process-acl": lambda request: answers_in_process(),
-    # "vaultlet-http": lambda request: answers_over_http(request.getfixturevalue("server")),
+    "vaultlet-http": lambda request: answers_over_http(request.getfixturevalue("server")),
 }
 
 

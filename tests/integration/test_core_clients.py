@@ -63,9 +63,17 @@ def test_hvac_token_lifecycle(client, server):
         client.auth.token.lookup(token)
 
 
-def test_revoking_a_parent_revokes_its_children(client, server):
-    parent = client.auth.token.create(policies=["p"], ttl="1h")["auth"]["client_token"]
-    child = hvac.Client(url=server.address, token=parent).auth.token.create(policies=["p"], ttl="1h")
+@pytest.fixture()
+def creator(client) -> str:
+    """A policy that lets a non-root token create child tokens (the default policy does not)."""
+    rules = 'path "auth/token/create" { capabilities = ["update"] }'
+    client.sys.create_or_update_acl_policy("token-creator", rules)
+    return "token-creator"
+
+
+def test_revoking_a_parent_revokes_its_children(client, server, creator):
+    parent = client.auth.token.create(policies=[creator], ttl="1h")["auth"]["client_token"]
+    child = hvac.Client(url=server.address, token=parent).auth.token.create(policies=[creator], ttl="1h")
     child_token = child["auth"]["client_token"]
     orphan = client.auth.token.create_orphan(policies=["p"], ttl="1h")["auth"]
     assert orphan["orphan"] is True
@@ -74,8 +82,8 @@ def test_revoking_a_parent_revokes_its_children(client, server):
     assert hvac.Client(url=server.address, token=orphan["client_token"]).is_authenticated()
 
 
-def test_child_cannot_gain_policies_its_parent_lacks(client, server):
-    parent = client.auth.token.create(policies=["a"], ttl="1h")["auth"]["client_token"]
+def test_child_cannot_gain_policies_its_parent_lacks(client, server, creator):
+    parent = client.auth.token.create(policies=[creator], ttl="1h")["auth"]["client_token"]
     with pytest.raises(hvac.exceptions.InvalidRequest, match="child policies must be subset of parent"):
         hvac.Client(url=server.address, token=parent).auth.token.create(policies=["b"], ttl="1h")
 

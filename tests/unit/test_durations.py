@@ -48,7 +48,17 @@ def test_format_go_duration_matches_go(seconds, text):
 
 
 @pytest.mark.parametrize(
-    "seconds, text", [(2764800, "768h"), (3600, "1h"), (5400, "1h30m"), (45, "45s"), (1800, "30m"), (3605, "1h5s"), (3660, "1h1m"), (0, "0s")]
+    "seconds, text",
+    [
+        (2764800, "768h"),
+        (3600, "1h"),
+        (5400, "1h30m"),
+        (45, "45s"),
+        (1800, "30m"),
+        (3605, "1h5s"),
+        (3660, "1h1m"),
+        (0, "0s"),
+    ],
 )
 def test_format_human_matches_vault_cli(seconds, text):
     assert format_human(seconds) == text

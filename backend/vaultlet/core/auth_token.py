@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from vaultlet.core.tokens import TokenEntry, TokenRequest
+from vaultlet.core import token_roles
+from vaultlet.core.cidr import parse_cidrs
+from vaultlet.core.token_roles import TokenRole, load_role, role_policies
+from vaultlet.core.tokens import DEFAULT_POLICY, TokenEntry, TokenRequest
 from vaultlet.errors import PermissionDenied, UserError
 from vaultlet.framework.backend import Backend
 from vaultlet.framework.fields import BOOL, COMMA_STRING_SLICE, DURATION, INT, KV_PAIRS, STRING, Field
@@ -10,21 +13,24 @@ from vaultlet.framework.path import Path
 from vaultlet.framework.request import LIST, READ, UPDATE, Response, list_response
 
 _CREATE_FIELDS = {
-    "id": Field(STRING, "Token id to use instead of a generated one (root only)"),
+    "id": Field(STRING, "Token id to use instead of a generated one (root or sudo only)"),
     "policies": Field(COMMA_STRING_SLICE, "Policies of the token; defaults to the parent's"),
     "no_default_policy": Field(BOOL, "Do not add the default policy"),
-    "no_parent": Field(BOOL, "Create an orphan token (root/sudo only)"),
+    "no_parent": Field(BOOL, "Create an orphan token (root or sudo only)"),
     "ttl": Field(DURATION, "Initial TTL"),
     "lease": Field(DURATION, "Deprecated alias of ttl"),
     "explicit_max_ttl": Field(DURATION, "Hard cap on the token's lifetime"),
-    "period": Field(DURATION, "Make the token periodic: each renewal resets its TTL to this"),
+    "period": Field(DURATION, "Make the token periodic: renewals reset its TTL to this (root or sudo only)"),
     "renewable": Field(BOOL, "Allow renewal", default=True),
     "num_uses": Field(INT, "Number of uses before the token is revoked (0 = unlimited)"),
     "display_name": Field(STRING, "Display name of the token"),
     "meta": Field(KV_PAIRS, "Metadata stored with the token"),
+    "bound_cidrs": Field(
+        COMMA_STRING_SLICE, "CIDR blocks the token may be used from (vaultlet; Vault binds through roles)"
+    ),
     "type": Field(STRING, 'Token type; only "service" is supported', default="service"),
     "entity_alias": Field(STRING, "Accepted for compatibility"),
-    "role_name": Field(STRING, "Token role (not supported yet)", in_path=True),
+    "role_name": Field(STRING, "Create the token through this token role", in_path=True),
 }
 
 
@@ -33,16 +39,20 @@ def _token_backend_core(backend):
 
 
 def create(backend, request, fields, *, orphan: bool = False, path: str = "auth/token/create") -> Response:
-    core = _token_backend_core(backend)
-    parent: TokenEntry = request.token
+    """Build the TokenRequest; the core mints it (and revokes it if the answer cannot be audited)."""
     if fields["type"] not in ("service", "default", ""):
         raise UserError(f'token type "{fields["type"]}" is not supported; use "service"')
     if fields["num_uses"] < 0:
         raise UserError("number of uses cannot be negative")
-    if fields["no_parent"] and not parent.is_root:
-        raise UserError("root or sudo privileges required to create orphan token")
-    if fields["id"] and not parent.is_root:
+    # Vault's isSudo: root, or sudo on the create path in the caller's ACL.
+    sudo = bool(request.authorization and request.authorization.root_privs)
+    role = _role_for(backend, fields)
+    if fields["id"] and not sudo:
         raise UserError("root or sudo privileges required to specify token id")
+    if role is None and fields["no_parent"] and not sudo:
+        raise UserError("root or sudo privileges required to create orphan token")
+    if role is None and fields["period"] and not sudo:
+        raise UserError("root or sudo privileges required to create periodic token")
     token_request = TokenRequest(
         policies=fields.get("policies", None),
         no_default_policy=fields["no_default_policy"],
@@ -56,9 +66,45 @@ def create(backend, request, fields, *, orphan: bool = False, path: str = "auth/
         orphan=orphan or fields["no_parent"],
         path=path,
         token_id=fields["id"] or None,
+        bound_cidrs=parse_cidrs(fields["bound_cidrs"], "bound_cidrs"),
+        policies_vetted=sudo,
     )
-    token_id, entry, warnings = core.tokens.create(parent, token_request)
-    return Response(auth=core.tokens.auth_block(entry, token_id), warnings=warnings)
+    if role is not None:
+        _apply_role(role, token_request, request.token)
+    return Response(auth=token_request)
+
+
+def _role_for(backend, fields) -> TokenRole | None:
+    name = fields["role_name"]
+    if not name:
+        return None
+    role = load_role(backend, name)
+    if role is None:
+        raise UserError(f"unknown role {name}")
+    return role
+
+
+def _apply_role(role: TokenRole, token_request: TokenRequest, parent: TokenEntry) -> None:
+    """What a token role decides for the tokens created through it (Vault's token store)."""
+    token_request.orphan = role.orphan
+    suffix = role.path_suffix.strip("/")
+    token_request.path = f"auth/token/create/{role.name}" + (f"/{suffix}" if suffix else "")
+    if role.restricts_policies:
+        policies = role_policies(role, token_request.policies or [], token_request.no_default_policy, parent)
+        token_request.policies = policies
+        token_request.no_default_policy = DEFAULT_POLICY not in policies
+        token_request.policies_vetted = True
+    elif role.token_no_default_policy:
+        token_request.no_default_policy = True
+    if role.token_period:
+        token_request.period = role.token_period
+    caps = [c for c in (role.token_explicit_max_ttl, token_request.explicit_max_ttl) if c]
+    token_request.explicit_max_ttl = min(caps) if caps else 0
+    token_request.renewable = token_request.renewable and role.renewable
+    if role.token_bound_cidrs:
+        token_request.bound_cidrs = list(role.token_bound_cidrs)
+    if role.token_num_uses and (not token_request.num_uses or token_request.num_uses > role.token_num_uses):
+        token_request.num_uses = role.token_num_uses
 
 
 def create_orphan(backend, request, fields) -> Response:
@@ -239,4 +285,5 @@ class TokenBackend(Backend):
             synopsis="List the accessors of all tokens.",
         ),
         Path(pattern="tidy", operations={UPDATE: tidy}, synopsis="Clean up leases of tokens that are gone."),
+        *token_roles.PATHS,
     ]

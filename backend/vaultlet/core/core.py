@@ -20,11 +20,12 @@ from vaultlet import __version__
 from vaultlet.core.expiration import ExpirationManager, RevocationSettings
 from vaultlet.core.hooks import AuditBroker, Authorizer
 from vaultlet.core.mounts import AUTH_CLASS, MountEntry
-from vaultlet.core.router import SYSTEM_ENTRY, Router
-from vaultlet.core.tokens import ROOT_POLICY, TokenRequest, TokenStore
+from vaultlet.core.policies import PolicyStore
+from vaultlet.core.router import SYSTEM_ENTRY, TOKEN_ENTRY, Router
+from vaultlet.core.tokens import ROOT_POLICY, TokenEntry, TokenRequest, TokenStore
 from vaultlet.engines import registry
 from vaultlet.errors import InternalError, NotFound, PermissionDenied, Sealed, UserError, VaultError
-from vaultlet.framework.backend import UnsupportedPathError
+from vaultlet.framework.backend import Backend, UnsupportedPathError
 from vaultlet.framework.request import CREATE, UPDATE, Request, Response
 from vaultlet.storage.barrier import Barrier, SecureStore, generate_key
 from vaultlet.storage.sql import SQLStorage
@@ -98,6 +99,7 @@ class Core:
         self.store = SecureStore(self.barrier)
         self.system_view = SystemView(self)
         self.router = Router(self)
+        self.policies = PolicyStore(self)
         self.tokens = TokenStore(self)
         self.expiration = ExpirationManager(self, config.revocation)
         self.authorizer = Authorizer(self)
@@ -257,6 +259,17 @@ class Core:
             route = (SYSTEM_ENTRY, self.router.backend(SYSTEM_ENTRY), request.path[len("sys/") :])
         else:
             route = self.router.resolve(request.path)
+        try:
+            backend = self._admit(request, route)
+        except VaultError as error:
+            # Refusals are recorded too (best effort, as in Vault); sealed, nothing can be.
+            if not self.barrier.sealed:
+                self.audit.log_rejected(request, error)
+            raise
+        return self._execute(request, backend)
+
+    def _admit(self, request: Request, route) -> Backend:
+        """Routing, token validation and authorization: the backend to run, or an error."""
         if route is None:
             self._authenticate(request)
             raise UnsupportedPathError(request.path)
@@ -266,7 +279,8 @@ class Core:
         request.mount_accessor = entry.accessor
         request.mount_class = entry.mount_class
         request.relative_path = relative
-        if backend.match(relative) is None:
+        mount_help = request.help and relative == ""  # `GET aws/?help=1`: the backend's own help
+        if backend.match(relative) is None and not mount_help:
             self._authenticate(request)
             if entry.uuid == "system":
                 raise NotFound("unsupported path")
@@ -275,15 +289,18 @@ class Core:
             self._attach_optional_token(request)
         else:
             self._authenticate(request)
-            if request.operation == UPDATE and not request.token.is_root:
+            if request.operation == UPDATE:
+                # For root too: the audit log records create vs update, as Vault's does.
                 request.operation = backend.resolve_write_operation(request)
             self.authorizer.authorize(request, backend, backend.is_sudo(relative))
-        return self._execute(request, backend)
+        return backend
 
-    def _execute(self, request: Request, backend) -> Response:
+    def _execute(self, request: Request, backend: Backend) -> Response:
         self.audit.log_request(request)
+        issued: TokenEntry | None = None
         try:
             response = backend.handle(request)
+            issued = self._issue_token(request, response)
             if response.secret is not None:
                 self.expiration.register(request, response)
             response.mount_type = request.mount_type
@@ -293,14 +310,48 @@ class Core:
         try:
             self.audit.log_response(request, response)
         except Exception:  # noqa: BLE001 - whatever broke the audit write, fail closed
-            # Fail closed: a response nobody recorded is never delivered, and the
-            # credential it carried must not outlive it.
-            if response.lease_id:
-                self.expiration.revoke(response.lease_id, sync=False)
+            self._withdraw(response, issued)
             raise InternalError("internal error") from None
         if request.token is not None:
             self.tokens.finish_use(request.token)
         return response
+
+    def _issue_token(self, request: Request, response: Response) -> TokenEntry | None:
+        """Mint the token a backend asked for with ``Response(auth=TokenRequest(...))``.
+
+        The token store's own endpoints mint children of the caller. Any other auth
+        method is a login: its tokens are orphans, leased under the login path, and
+        named after the mount (``approle``), as Vault does.
+        """
+        token_request = response.auth
+        if not isinstance(token_request, TokenRequest):
+            return None
+        parent = request.token
+        if request.mount_type != TOKEN_ENTRY.type:
+            parent = None
+            token_request.orphan = True
+            token_request.policies_vetted = True
+            token_request.path = request.path.rstrip("/")
+            token_request.display_prefix = request.mount_path[len("auth/") :].strip("/").replace("/", "-")
+            if ROOT_POLICY in [p.strip().lower() for p in token_request.policies or []]:
+                raise UserError("auth methods cannot create root tokens")
+        token_id, entry, warnings = self.tokens.create(parent, token_request)
+        response.auth = self.tokens.auth_block(entry, token_id)
+        response.warnings.extend(warnings)
+        return entry
+
+    def _withdraw(self, response: Response, issued: TokenEntry | None) -> None:
+        """Fail closed: a response nobody recorded is never delivered, so whatever it
+        carried must not outlive it. Revocation is synchronous: the cloud credential
+        is gone before the client hears 500 (if the engine fails, the lease stays
+        queued and the sweeper keeps retrying)."""
+        if response.lease_id:
+            try:
+                self.expiration.revoke(response.lease_id, sync=True)
+            except VaultError:
+                log.error("revocation of an unaudited lease failed; it stays queued: %s", response.lease_id)
+        if issued is not None:
+            self.tokens.revoke_tree(issued.hash)
 
     def _authenticate(self, request: Request) -> None:
         entry = self.tokens.lookup(request.client_token)

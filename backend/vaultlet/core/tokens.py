@@ -100,6 +100,13 @@ class TokenRequest:
     token_id: str | None = None
     bound_cidrs: list[str] = field(default_factory=list)
     display_prefix: str = "token"
+    # The issuer's cap on the token's lifetime (an auth method's max TTL); renewals
+    # stop there. Periodic tokens ignore it, as in Vault; explicit_max_ttl always holds.
+    max_ttl: int = 0
+    # The policies were decided by someone entitled to (a root or sudo caller, a token
+    # role's allowed list, an auth method): skip the rule that a child's policies
+    # must be a subset of its parent's.
+    policies_vetted: bool = False
 
 
 def normalize_policies(policies: list[str], add_default: bool) -> list[str]:
@@ -168,6 +175,8 @@ class TokenStore:
         """Mint a token; returns (token id, entry, warnings)."""
         warnings: list[str] = []
         policies = self._child_policies(parent, request)
+        if parent is not None:
+            warnings += self._missing_policy_warnings(policies)
         now = time.time()
         ttl, max_expire = self._initial_ttl(request, policies, now, warnings)
         token_id = request.token_id or ("hvs." + random_base62(24))
@@ -209,16 +218,29 @@ class TokenStore:
         return token_id, entry, warnings
 
     def _child_policies(self, parent: TokenEntry | None, request: TokenRequest) -> list[str]:
-        if request.policies is None or not [p for p in request.policies if p.strip()]:
+        """Vault's token-store rules for the policies of a new token."""
+        requested = [p for p in (request.policies or []) if p.strip()]
+        if not requested:
             inherited = list(parent.policies) if parent else [DEFAULT_POLICY]
-            requested = [p for p in inherited if not (request.no_default_policy and p == DEFAULT_POLICY)]
-            return normalize_policies(requested, add_default=False)
-        policies = normalize_policies(request.policies, add_default=not request.no_default_policy)
-        if parent is not None and not parent.is_root and not request.orphan:
-            missing = [p for p in policies if p != DEFAULT_POLICY and p not in parent.policies]
-            if missing:
+            policies = normalize_policies(inherited, add_default=False)
+        elif parent is None or request.policies_vetted:
+            policies = normalize_policies(requested, add_default=not request.no_default_policy)
+        else:
+            policies = normalize_policies(requested, add_default=False)
+            if not set(policies) <= set(parent.policies):
                 raise UserError("child policies must be subset of parent")
+            # Without sudo, a child gets "default" only if its parent has it.
+            add_default = DEFAULT_POLICY in parent.policies and not request.no_default_policy
+            policies = normalize_policies(policies, add_default=add_default)
+        if request.no_default_policy:
+            policies = [p for p in policies if p != DEFAULT_POLICY]
+        if ROOT_POLICY in policies and parent is not None and not parent.is_root:
+            # A sudo holder must not be able to mint itself a root token.
+            raise UserError("root tokens may not be created without parent token being root")
         return policies
+
+    def _missing_policy_warnings(self, policies: list[str]) -> list[str]:
+        return [f'Policy "{name}" does not exist' for name in policies if not self.core.policies.exists(name)]
 
     def _initial_ttl(self, request: TokenRequest, policies: list[str], now: float, warnings: list[str]):
         system_max = self.core.config.max_lease_ttl
@@ -230,7 +252,9 @@ class TokenStore:
             ttl = 0  # a root token asked for without a TTL never expires
         else:
             ttl = self.core.config.default_lease_ttl
-        caps = [c for c in (request.explicit_max_ttl, 0 if request.period else system_max) if c]
+        limits = [c for c in (request.max_ttl, system_max) if c]
+        issuer_max = 0 if request.period or not limits else min(limits)
+        caps = [c for c in (request.explicit_max_ttl, issuer_max) if c]
         if ttl and caps and ttl > min(caps):
             warnings.append(
                 f'TTL of "{format_go_duration(ttl)}" exceeded the effective max_ttl of '

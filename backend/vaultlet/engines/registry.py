@@ -11,7 +11,9 @@ SECRET_ENGINES = {
     "kv": "vaultlet.engines.kv:KVBackend",
 }
 
-AUTH_METHODS: dict[str, str] = {}
+AUTH_METHODS: dict[str, str] = {
+    "approle": "vaultlet.engines.approle.backend:AppRoleBackend",
+}
 
 
 def _load(reference: str):

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from vaultlet.core.system import health, internal, leases, mounts
+from vaultlet.core.system import audit, capabilities, health, internal, leases, mounts, policies
 from vaultlet.framework.backend import Backend
 
 
 class SystemBackend(Backend):
-    paths = [*health.PATHS, *mounts.PATHS, *leases.PATHS, *internal.PATHS]
+    paths = [
+        *health.PATHS,
+        *mounts.PATHS,
+        *leases.PATHS,
+        *internal.PATHS,
+        *policies.PATHS,
+        *capabilities.PATHS,
+        *audit.PATHS,
+    ]
 
     @property
     def core(self):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from vaultlet import __version__
-from vaultlet.errors import NotFound
+from vaultlet.core.authorization import has_access_under
+from vaultlet.errors import NotFound, PermissionDenied
 from vaultlet.framework import openapi
 from vaultlet.framework.fields import STRING, Field
 from vaultlet.framework.path import Path
@@ -11,11 +12,32 @@ from vaultlet.framework.request import READ, Response
 
 
 def ui_mount_read(backend, request, fields) -> Response:
+    """Vault checks the token itself here: any capability at or under the mount
+    is enough (an agent with read on one secret must learn its mount's type)."""
+    token = request.token
+    core = backend.core
+    if token is None or not core.authorizer.bound_address_ok(token, request.remote_addr):
+        raise PermissionDenied()
     path = fields["path"].lstrip("/")
-    entry = backend.core.router.match_entry(path)
-    if entry is None or entry.uuid in ("system",) or not path:
+    entry = core.router.match_entry(path)
+    mounted = entry is not None and entry.uuid != "system" and bool(path)
+    probe = entry.full_path if mounted else path.rstrip("/") + "/"
+    if not _has_access(core, token, probe):
+        # The same answer whether or not a mount exists there: no mount enumeration.
+        raise PermissionDenied(
+            "preflight capability check returned 403, please ensure client's policies grant access "
+            f'to path "{path.rstrip("/")}/"'
+        )
+    if not mounted:
         raise NotFound()
     return Response(data={**entry.describe(), "path": entry.full_path})
+
+
+def _has_access(core, token, prefix: str) -> bool:
+    if token.is_root:
+        return True
+    capabilities = core.policies.acl(token.policies).capabilities(prefix)
+    return has_access_under(core.policies.policies(token.policies), capabilities, prefix)
 
 
 def openapi_read(backend, request, fields) -> Response:
@@ -32,6 +54,7 @@ PATHS = [
         pattern="internal/ui/mounts/(?P<path>.+)",
         fields={"path": Field(STRING, "A path under a mount", in_path=True)},
         operations={READ: ui_mount_read},
+        unauthenticated=True,  # the handler checks the token and its ACL itself
         synopsis="The mount serving a path (used by agents and the KV CLI before reading).",
     ),
     Path(

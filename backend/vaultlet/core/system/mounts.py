@@ -222,6 +222,7 @@ PATHS = [
         pattern=r"auth/(?P<path>.+?)/tune/?",
         fields=_TUNE_FIELDS,
         operations={READ: tune_read, UPDATE: tune_write},
+        sudo=True,  # Vault's root paths include sys/auth/*, tuning included
         synopsis="Tune an auth method's TTLs.",
     ),
     Path(

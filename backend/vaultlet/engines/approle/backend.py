@@ -1,0 +1,27 @@
+"""The AppRole auth method, assembled from one module per path group."""
+
+from __future__ import annotations
+
+import logging
+from functools import cached_property
+
+from vaultlet.engines.approle import login, role, secret_id
+from vaultlet.engines.approle.store import AppRoleStore
+from vaultlet.framework.backend import Backend
+
+log = logging.getLogger("vaultlet.approle")
+
+
+class AppRoleBackend(Backend):
+    help = "Log in with a role ID and a secret ID; the token carries the role's policies."
+    paths = [*login.PATHS, *role.PATHS, *secret_id.PATHS]
+
+    @cached_property
+    def approle(self) -> AppRoleStore:
+        return AppRoleStore(self.storage)
+
+    def periodic(self) -> None:
+        """Expired and used-up secret IDs are removed in the background, as Vault's tidy does."""
+        removed = self.approle.tidy()
+        if removed:
+            log.info("approle tidy removed %d secret IDs at %s", removed, self.context.mount_path)

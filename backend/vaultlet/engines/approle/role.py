@@ -1,0 +1,173 @@
+"""``role/<name>`` (CRUD, LIST) and ``role/<name>/role-id``."""
+
+from __future__ import annotations
+
+import uuid
+
+from vaultlet.core.cidr import parse_cidrs
+from vaultlet.engines.approle.store import RoleEntry
+from vaultlet.errors import InternalError, NotFound, UserError
+from vaultlet.framework.fields import BOOL, COMMA_STRING_SLICE, DURATION, INT, STRING, Field
+from vaultlet.framework.path import GENERIC_NAME, Path, named
+from vaultlet.framework.request import DELETE, LIST, READ, UPDATE, Response, list_response
+
+ROLE_NAME = named("role_name", GENERIC_NAME)
+SERVICE_TOKEN_TYPES = ("default", "service", "default-service", "")
+
+# Fields whose value is stored as sent; (field, legacy alias) pairs are resolved first.
+_PLAIN_FIELDS = (
+    "bind_secret_id",
+    "secret_id_num_uses",
+    "secret_id_ttl",
+    "token_ttl",
+    "token_max_ttl",
+    "token_explicit_max_ttl",
+    "token_num_uses",
+    "token_no_default_policy",
+    "token_type",
+)
+_ALIASED_FIELDS = (
+    ("token_policies", "policies"),
+    ("token_period", "period"),
+    ("secret_id_bound_cidrs", "bound_cidr_list"),
+)
+
+
+def role_name(fields) -> str:
+    """Vault's AppRole role names are case-insensitive."""
+    return fields["role_name"].lower()
+
+
+def existing_role(backend, fields) -> RoleEntry:
+    """The role named in the URL, or 400 as Vault answers on sub-paths."""
+    role = backend.approle.role(role_name(fields))
+    if role is None:
+        raise UserError(f'role "{role_name(fields)}" does not exist')
+    return role
+
+
+def roles_list(backend, request, fields) -> Response:
+    return list_response(backend.approle.role_names())
+
+
+def role_exists(backend, request, fields) -> bool:
+    return backend.approle.role(role_name(fields)) is not None
+
+
+def role_read(backend, request, fields) -> Response:
+    role = backend.approle.role(role_name(fields))
+    if role is None:
+        raise NotFound()
+    return Response(data=role.describe())
+
+
+def role_write(backend, request, fields) -> None:
+    store = backend.approle
+    name = role_name(fields)
+    current = store.role(name)
+    role = current or RoleEntry(name=name, role_id=str(uuid.uuid4()))
+    for key in ("enable_local_secret_ids", "local_secret_ids"):
+        if current is None and key in fields:
+            role.local_secret_ids = fields[key]  # fixed at creation, as in Vault
+    for key in _PLAIN_FIELDS:
+        if key in fields:
+            setattr(role, key, fields[key])
+    for key, alias in _ALIASED_FIELDS:
+        chosen = key if key in fields else alias if alias in fields else None
+        if chosen is not None:
+            setattr(role, key, fields[chosen])
+    role.token_policies = sorted({p.strip().lower() for p in role.token_policies if p.strip()})
+    role.secret_id_bound_cidrs = parse_cidrs(role.secret_id_bound_cidrs, "secret_id_bound_cidrs")
+    if "token_bound_cidrs" in fields:
+        role.token_bound_cidrs = parse_cidrs(fields["token_bound_cidrs"], "token_bound_cidrs")
+    previous_role_id = current.role_id if current else None
+    if fields["role_id"]:
+        _claim_role_id(store, role, fields["role_id"])
+    _validate(role)
+    store.save_role(role, previous_role_id)
+
+
+def _claim_role_id(store, role: RoleEntry, role_id: str) -> None:
+    holder = store.role_by_role_id(role_id)
+    if holder is not None and holder.name != role.name:
+        raise UserError("role_id already in use")
+    role.role_id = role_id
+
+
+def _validate(role: RoleEntry) -> None:
+    if role.secret_id_num_uses < 0:
+        raise UserError("secret_id_num_uses cannot be negative")
+    if role.token_num_uses < 0:
+        raise UserError("'token_num_uses' cannot be negative")
+    if role.token_max_ttl and role.token_ttl > role.token_max_ttl:
+        raise UserError("'token_ttl' cannot be greater than 'token_max_ttl'")
+    if role.token_type not in SERVICE_TOKEN_TYPES:
+        raise UserError(f'token type "{role.token_type}" is not supported: vaultlet issues service tokens')
+    if not role.bind_secret_id and not role.secret_id_bound_cidrs and not role.token_bound_cidrs:
+        # Vault answers this one with a 500.
+        raise InternalError("at least one constraint should be enabled on the role")
+
+
+def role_delete(backend, request, fields) -> None:
+    role = backend.approle.role(role_name(fields))
+    if role is not None:
+        backend.approle.delete_role(role)
+
+
+def role_id_read(backend, request, fields) -> Response:
+    role = backend.approle.role(role_name(fields))
+    if role is None:
+        raise NotFound()
+    return Response(data={"role_id": role.role_id})
+
+
+def role_id_write(backend, request, fields) -> None:
+    store = backend.approle
+    role = existing_role(backend, fields)
+    if not fields["role_id"]:
+        raise UserError("missing role_id")
+    previous = role.role_id
+    _claim_role_id(store, role, fields["role_id"])
+    store.save_role(role, previous)
+
+
+_NAME_FIELD = {"role_name": Field(STRING, "Name of the role", in_path=True)}
+_ROLE_FIELDS = {
+    **_NAME_FIELD,
+    "role_id": Field(STRING, "A custom role ID (default: a random UUID)"),
+    "bind_secret_id": Field(BOOL, "Require a secret ID at login", default=True),
+    "secret_id_bound_cidrs": Field(COMMA_STRING_SLICE, "CIDR blocks that may log in with the role"),
+    "bound_cidr_list": Field(COMMA_STRING_SLICE, "Deprecated alias of secret_id_bound_cidrs"),
+    "secret_id_num_uses": Field(INT, "Logins per secret ID (0 = unlimited)"),
+    "secret_id_ttl": Field(DURATION, "Lifetime of secret IDs (0 = no expiry)"),
+    "enable_local_secret_ids": Field(BOOL, "Accepted for compatibility (no replication)"),
+    "local_secret_ids": Field(BOOL, "Deprecated alias of enable_local_secret_ids"),
+    "token_policies": Field(COMMA_STRING_SLICE, "Policies of the tokens issued at login"),
+    "policies": Field(COMMA_STRING_SLICE, "Deprecated alias of token_policies"),
+    "token_ttl": Field(DURATION, "Initial TTL of issued tokens"),
+    "token_max_ttl": Field(DURATION, "Maximum lifetime of issued tokens, renewals included"),
+    "token_explicit_max_ttl": Field(DURATION, "Hard cap on issued tokens' lifetime"),
+    "token_period": Field(DURATION, "Make issued tokens periodic"),
+    "period": Field(DURATION, "Deprecated alias of token_period"),
+    "token_num_uses": Field(INT, "Uses per issued token (0 = unlimited)"),
+    "token_no_default_policy": Field(BOOL, "Do not add the default policy to issued tokens"),
+    "token_bound_cidrs": Field(COMMA_STRING_SLICE, "CIDR blocks issued tokens may be used from"),
+    "token_type": Field(STRING, 'Token type; vaultlet issues "service" tokens', default="default"),
+}
+
+PATHS = [
+    Path(pattern="role/?", operations={LIST: roles_list}, synopsis="List the roles."),
+    Path(
+        pattern=f"role/{ROLE_NAME}",
+        fields=_ROLE_FIELDS,
+        operations={READ: role_read, UPDATE: role_write, DELETE: role_delete},
+        exists=role_exists,
+        synopsis="Create, read, update or delete a role.",
+    ),
+    Path(
+        pattern=f"role/{ROLE_NAME}/role-id",
+        fields={**_NAME_FIELD, "role_id": Field(STRING, "The new role ID")},
+        operations={READ: role_id_read, UPDATE: role_id_write},
+        synopsis="Read or set the role ID (the non-secret half of a login).",
+    ),
+]
