@@ -872,3 +872,18 @@ def test_server_subcommand_is_handed_to_the_server(server, tmp_path):
     result = vaultlet(server, "server", f"-config={tmp_path / 'missing.hcl'}")
     assert result.returncode != 0
     assert "Usage: vaultlet" not in result.stdout + result.stderr
+
+
+def test_auth_method_lifecycle(server):
+    path = unique("approle")
+    enabled = vaultlet(server, "auth", "enable", f"-path={path}", "-description=apps", "approle")
+    assert succeeded(enabled) == f"Success! Enabled approle auth method at: {path}/\n"
+    table = succeeded(vaultlet(server, "auth", "list"))
+    assert re.search(rf"^{path}/ +approle +\S+ +apps$", table, re.MULTILINE)
+    assert re.search(r"^token/ +token ", table, re.MULTILINE)
+    listed = json.loads(succeeded(vaultlet(server, "auth", "list", "-format=json")))
+    assert listed[f"{path}/"]["type"] == "approle"
+    assert json.loads(bao(server, "auth", "list", "-format=json").stdout)[f"{path}/"]["type"] == "approle"
+    disabled = vaultlet(server, "auth", "disable", path)
+    assert succeeded(disabled) == f"Success! Disabled the auth method (if it existed) at: {path}/\n"
+    assert f"{path}/" not in json.loads(succeeded(vaultlet(server, "auth", "list", "-format=json")))

@@ -15,6 +15,7 @@ from typing import TextIO
 # Importing the command modules registers their commands.
 from vaultlet.cli import (  # noqa: F401
     audit_commands,
+    auth_commands,
     commands,
     lease_commands,
     mount_commands,

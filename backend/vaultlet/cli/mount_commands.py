@@ -29,7 +29,7 @@ MOUNT_FIELDS = {
 }
 MOUNT_CONFIG_FIELDS = {"default_lease_ttl": 0, "max_lease_ttl": 0, "force_no_cache": False}
 
-_TTL_FLAGS = (
+TTL_FLAGS = (
     Flag("default-lease-ttl", FlagKind.DURATION, "Default lease TTL of the engine, e.g. 1h.", default=0),
     Flag("max-lease-ttl", FlagKind.DURATION, "Maximum lease TTL of the engine, e.g. 24h.", default=0),
 )
@@ -54,7 +54,7 @@ def _mount_options(ctx: Context) -> dict[str, str] | None:
     flags=[
         Flag("path", FlagKind.STRING, "Where to mount the engine (default: its type)."),
         Flag("description", FlagKind.STRING, "Human-friendly description of the engine."),
-        *_TTL_FLAGS,
+        *TTL_FLAGS,
         Flag("force-no-cache", FlagKind.BOOL, "Disable caching for this engine."),
         Flag("local", FlagKind.BOOL, "Mark the engine as local-only (not replicated)."),
         Flag("seal-wrap", FlagKind.BOOL, "Enable seal wrapping of critical values."),
@@ -107,7 +107,7 @@ def secrets_list(ctx: Context) -> int:
         secret = ctx.client.call("GET", "sys/mounts") or {}
     mounts = secret.get("data") or {}
     if ctx.output_format != "table":
-        return ctx.output_data({path: _mount_document(mounts[path]) for path in sorted(mounts)})
+        return ctx.output_data({path: mount_document(mounts[path]) for path in sorted(mounts)})
     rows = [
         (path, mount.get("type", ""), mount.get("accessor", ""), mount.get("description", ""))
         for path, mount in sorted(mounts.items())
@@ -116,7 +116,7 @@ def secrets_list(ctx: Context) -> int:
     return 0
 
 
-def _mount_document(mount: dict[str, Any]) -> dict[str, Any]:
+def mount_document(mount: dict[str, Any]) -> dict[str, Any]:
     document = output.project(mount, MOUNT_FIELDS)
     config = mount.get("config") or {}
     # Extra config settings are omitempty in Go: only the ones that are set appear.
@@ -130,7 +130,7 @@ def _mount_document(mount: dict[str, Any]) -> dict[str, Any]:
     synopsis="Tune a secrets engine's configuration",
     usage="[options] PATH",
     flags=[
-        *_TTL_FLAGS,
+        *TTL_FLAGS,
         Flag("description", FlagKind.STRING, "New description of the engine."),
         Flag("options", FlagKind.MAP, "key=value mount options; repeatable."),
         Flag("version", FlagKind.INT, "Engine version (KV: 1 or 2).", default=0),

@@ -26,7 +26,7 @@ from vaultlet.core.tokens import ROOT_POLICY, TokenEntry, TokenRequest, TokenSto
 from vaultlet.engines import registry
 from vaultlet.errors import InternalError, NotFound, PermissionDenied, Sealed, UserError, VaultError
 from vaultlet.framework.backend import Backend, UnsupportedPathError
-from vaultlet.framework.request import CREATE, UPDATE, Request, Response
+from vaultlet.framework.request import UPDATE, Request, Response
 from vaultlet.storage.barrier import Barrier, SecureStore, generate_key
 from vaultlet.storage.sql import SQLStorage
 
@@ -363,5 +363,3 @@ class Core:
         if request.client_token and not self.barrier.sealed:
             request.token = self.tokens.lookup(request.client_token)
 
-
-__all__ = ["Core", "CoreConfig", "InitResult", "CREATE"]

@@ -1,0 +1,60 @@
+"""The ``auth`` commands: enable, disable and list auth methods (``sys/auth``)."""
+
+from __future__ import annotations
+
+from vaultlet.cli import output
+from vaultlet.cli.context import Context, reporting
+from vaultlet.cli.flags import Flag, FlagKind
+from vaultlet.cli.mount_commands import TTL_FLAGS, mount_document, mount_path, mount_request
+from vaultlet.cli.registry import command
+
+
+@command(
+    "auth enable",
+    synopsis="Enable an auth method",
+    usage="[options] TYPE",
+    flags=[
+        Flag("path", FlagKind.STRING, "Where to mount the method under auth/ (default: its type)."),
+        Flag("description", FlagKind.STRING, "Human-friendly description of the method."),
+        *TTL_FLAGS,
+        Flag("force-no-cache", FlagKind.BOOL, "Disable caching for this method."),
+        Flag("local", FlagKind.BOOL, "Mark the method as local-only (not replicated)."),
+        Flag("seal-wrap", FlagKind.BOOL, "Enable seal wrapping of critical values."),
+        Flag("external-entropy-access", FlagKind.BOOL, "Give the method access to external entropy."),
+        Flag("options", FlagKind.MAP, "key=value mount options; repeatable."),
+        Flag("version", FlagKind.INT, "Method version.", default=0),
+    ],
+)
+def auth_enable(ctx: Context) -> int:
+    (method,) = ctx.require_arguments(1, 1)
+    method = method.strip()
+    path = mount_path(ctx.flags["path"] or method)
+    with reporting("Error enabling"):
+        ctx.client.call("POST", f"sys/auth/{path}", mount_request(ctx, method))
+    ctx.out(f"Success! Enabled {method} auth method at: {path}")
+    return 0
+
+
+@command("auth disable", synopsis="Disable an auth method", usage="[options] PATH")
+def auth_disable(ctx: Context) -> int:
+    path = mount_path(ctx.require_arguments(1, 1)[0])
+    with reporting(f"Error disabling auth method at {path}"):
+        ctx.client.call("DELETE", f"sys/auth/{path}")
+    ctx.out(f"Success! Disabled the auth method (if it existed) at: {path}")
+    return 0
+
+
+@command("auth list", synopsis="List enabled auth methods")
+def auth_list(ctx: Context) -> int:
+    ctx.require_arguments(0, 0)
+    with reporting("Error listing enabled authentications"):
+        secret = ctx.client.call("GET", "sys/auth") or {}
+    methods = secret.get("data") or {}
+    if ctx.output_format != "table":
+        return ctx.output_data({path: mount_document(methods[path]) for path in sorted(methods)})
+    rows = [
+        (path, method.get("type", ""), method.get("accessor", ""), method.get("description", ""))
+        for path, method in sorted(methods.items())
+    ]
+    ctx.out(output.table(("Path", "Type", "Accessor", "Description"), rows))
+    return 0
