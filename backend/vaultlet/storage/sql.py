@@ -126,6 +126,7 @@ class SQLStorage:
         # growing steps and wrecks throughput); other processes still wait in
         # busy_timeout.
         self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        self._fast_readers = _ThreadReaders(self._read_engine) if self.is_sqlite else None
         metadata.create_all(self.engine)
 
     def _create_engine(self, url: str, pool_size: int, *, writer: bool) -> Engine:
@@ -161,6 +162,8 @@ class SQLStorage:
         return engine
 
     def close(self) -> None:
+        if self._fast_readers is not None:
+            self._fast_readers.close()
         self.engine.dispose()
         self._read_engine.dispose()
 
@@ -186,20 +189,24 @@ class SQLStorage:
             return text
         return re.sub(r":(\w+)", r"%(\1)s", text)
 
-    def get(self, key: str) -> tuple[bytes, int] | None:
+    def _query(self, sql: str, params: dict) -> list[tuple]:
+        """A read on the hot path. SQLite: the calling thread's own driver connection
+        (checking a connection out of SQLAlchemy's pool costs more than the query)."""
+        if self._fast_readers is not None:
+            return self._fast_readers.connection().execute(sql, params).fetchall()
         with self._reader() as connection:
-            row = connection.exec_driver_sql(
-                self._sql("SELECT value, version FROM vault_kv WHERE key = :key"), {"key": key}
-            ).first()
-        return (bytes(row[0]), row[1]) if row else None
+            return [tuple(row) for row in connection.exec_driver_sql(self._sql(sql), params)]
+
+    def get(self, key: str) -> tuple[bytes, int] | None:
+        rows = self._query("SELECT value, version FROM vault_kv WHERE key = :key", {"key": key})
+        return (bytes(rows[0][0]), rows[0][1]) if rows else None
 
     def versions(self, keys: Sequence[str]) -> dict[str, int]:
         """Current record versions of several keys in one query (cache validation)."""
         names = {f"k{i}": key for i, key in enumerate(keys)}
         placeholders = ", ".join(f":{name}" for name in names)
-        sql = self._sql(f"SELECT key, version FROM vault_kv WHERE key IN ({placeholders})")
-        with self._reader() as connection:
-            return {row[0]: row[1] for row in connection.exec_driver_sql(sql, names)}
+        rows = self._query(f"SELECT key, version FROM vault_kv WHERE key IN ({placeholders})", names)
+        return {row[0]: row[1] for row in rows}
 
     def put(self, key: str, value: bytes, *, connection: Connection | None = None) -> int:
         """Insert or replace a record; returns its new version."""
@@ -387,6 +394,39 @@ class SQLStorage:
                 .where(lease_table.c.claim_owner == owner)
             )
         return result.rowcount == 1
+
+
+class _ThreadReaders:
+    """One autocommit SQLite connection per thread, for the per-request reads.
+
+    Reads in WAL mode never block on writers, and an autocommit statement sees a
+    consistent snapshot; the connections come from the reader engine's own
+    settings (busy timeout, WAL).
+    """
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._local = threading.local()
+        self._all: list = []
+        self._lock = threading.Lock()
+
+    def connection(self):
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            pooled = self._engine.raw_connection()
+            pooled.detach()  # this thread keeps it; the pool forgets it
+            connection = pooled.dbapi_connection
+            self._local.connection = connection
+            with self._lock:
+                self._all.append(connection)
+        return connection
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._all:
+                with contextlib.suppress(Exception):
+                    connection.close()
+            self._all.clear()
 
 
 def one_level(prefix: str, keys: Sequence[str]) -> list[str]:
