@@ -34,12 +34,12 @@ bench: install  ## throughput and latency figures, against OpenBao in the same r
 	$(PY) -m tests.bench
 
 lint: install
-	$(BIN)/ruff check backend tests scripts
-	$(BIN)/ruff format --check backend tests scripts
+	$(BIN)/ruff check backend tests scripts terraform
+	$(BIN)/ruff format --check backend tests scripts terraform
 
 format: install
-	$(BIN)/ruff check --fix backend tests scripts
-	$(BIN)/ruff format backend tests scripts
+	$(BIN)/ruff check --fix backend tests scripts terraform
+	$(BIN)/ruff format backend tests scripts terraform
 
 clean:
 	rm -rf $(VENV) .pytest_cache
