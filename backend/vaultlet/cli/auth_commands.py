@@ -4,26 +4,12 @@ from __future__ import annotations
 
 from vaultlet.cli import output
 from vaultlet.cli.context import Context, reporting
-from vaultlet.cli.flags import Flag, FlagKind
-from vaultlet.cli.mount_commands import TTL_FLAGS, mount_document, mount_path, mount_request
+from vaultlet.cli.mount_commands import enable_flags, mount_document, mount_path, mount_request
 from vaultlet.cli.registry import command
 
 
 @command(
-    "auth enable",
-    synopsis="Enable an auth method",
-    usage="[options] TYPE",
-    flags=[
-        Flag("path", FlagKind.STRING, "Where to mount the method under auth/ (default: its type)."),
-        Flag("description", FlagKind.STRING, "Human-friendly description of the method."),
-        *TTL_FLAGS,
-        Flag("force-no-cache", FlagKind.BOOL, "Disable caching for this method."),
-        Flag("local", FlagKind.BOOL, "Mark the method as local-only (not replicated)."),
-        Flag("seal-wrap", FlagKind.BOOL, "Enable seal wrapping of critical values."),
-        Flag("external-entropy-access", FlagKind.BOOL, "Give the method access to external entropy."),
-        Flag("options", FlagKind.MAP, "key=value mount options; repeatable."),
-        Flag("version", FlagKind.INT, "Method version.", default=0),
-    ],
+    "auth enable", synopsis="Enable an auth method", usage="[options] TYPE", flags=enable_flags("method")
 )
 def auth_enable(ctx: Context) -> int:
     (method,) = ctx.require_arguments(1, 1)

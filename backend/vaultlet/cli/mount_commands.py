@@ -47,21 +47,23 @@ def _mount_options(ctx: Context) -> dict[str, str] | None:
     return options or None
 
 
-@command(
-    "secrets enable",
-    synopsis="Enable a secrets engine",
-    usage="[options] TYPE",
-    flags=[
-        Flag("path", FlagKind.STRING, "Where to mount the engine (default: its type)."),
-        Flag("description", FlagKind.STRING, "Human-friendly description of the engine."),
+def enable_flags(kind: str) -> list[Flag]:
+    """The flags of ``secrets enable`` and ``auth enable`` (kind: "engine" or "method")."""
+    return [
+        Flag("path", FlagKind.STRING, f"Where to mount the {kind} (default: its type)."),
+        Flag("description", FlagKind.STRING, f"Human-friendly description of the {kind}."),
         *TTL_FLAGS,
-        Flag("force-no-cache", FlagKind.BOOL, "Disable caching for this engine."),
-        Flag("local", FlagKind.BOOL, "Mark the engine as local-only (not replicated)."),
+        Flag("force-no-cache", FlagKind.BOOL, f"Disable caching for this {kind}."),
+        Flag("local", FlagKind.BOOL, f"Mark the {kind} as local-only (not replicated)."),
         Flag("seal-wrap", FlagKind.BOOL, "Enable seal wrapping of critical values."),
-        Flag("external-entropy-access", FlagKind.BOOL, "Give the engine access to external entropy."),
+        Flag("external-entropy-access", FlagKind.BOOL, f"Give the {kind} access to external entropy."),
         Flag("options", FlagKind.MAP, "key=value mount options; repeatable."),
-        Flag("version", FlagKind.INT, "Engine version (KV: 1 or 2).", default=0),
-    ],
+        Flag("version", FlagKind.INT, f"The {kind}'s version (KV: 1 or 2).", default=0),
+    ]
+
+
+@command(
+    "secrets enable", synopsis="Enable a secrets engine", usage="[options] TYPE", flags=enable_flags("engine")
 )
 def secrets_enable(ctx: Context) -> int:
     (engine_type,) = ctx.require_arguments(1, 1)

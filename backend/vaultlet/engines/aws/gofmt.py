@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-_SIMPLE_ESCAPES = {
+_CHARACTER_ESCAPES = {
     "\a": r"\a",
     "\b": r"\b",
     "\f": r"\f",
@@ -10,27 +10,31 @@ _SIMPLE_ESCAPES = {
     "\r": r"\r",
     "\t": r"\t",
     "\v": r"\v",
-    '"': r"\"",
     "\\": r"\\",
 }
 
 
-def quote(text: str) -> str:
+def quote(text: str, quote_char: str = '"', *, ascii_only: bool = False) -> str:
     """Go's ``strconv.Quote`` (what ``%q`` prints for a string): ``a "b"`` + newline
-    becomes ``"a \\"b\\"\\n"``; printable Unicode is kept as it is."""
-    out = []
-    for char in text:
-        if char in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[char])
-        elif char.isprintable():
-            out.append(char)
-        elif ord(char) < 0x80:
-            out.append(f"\\x{ord(char):02x}")
-        elif ord(char) < 0x10000:
-            out.append(f"\\u{ord(char):04x}")
+    becomes ``"a \\"b\\"\\n"``; printable Unicode is kept as it is. ``quote_char="'"``
+    gives ``QuoteRune``; ``ascii_only`` gives ``QuoteToASCII`` (``%+q``)."""
+    pieces = [quote_char]
+    for character in text:
+        code = ord(character)
+        if character == quote_char:
+            pieces.append("\\" + character)
+        elif character in _CHARACTER_ESCAPES:
+            pieces.append(_CHARACTER_ESCAPES[character])
+        elif character.isprintable() and not (ascii_only and code >= 0x80):
+            pieces.append(character)
+        elif code < 0x20 or code == 0x7F:
+            pieces.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            pieces.append(f"\\u{code:04x}")
         else:
-            out.append(f"\\U{ord(char):08x}")
-    return '"' + "".join(out) + '"'
+            pieces.append(f"\\U{code:08x}")
+    pieces.append(quote_char)
+    return "".join(pieces)
 
 
 def multierror(messages: list[str]) -> str:

@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import NamedTuple
 
+from vaultlet.engines.aws.gofmt import quote as go_quote
+
 __all__ = [
     "DEFAULT_USERNAME_TEMPLATE",
     "IAM_USERNAME_MAX_LENGTH",
@@ -688,7 +690,7 @@ def _format_v_with_syntax_flags(value: object, directive: _Directive) -> str:
         )
         return f"{{{fields}}}"
     if type(value) is str and "#" in directive.flags:
-        return _pad(_go_quote(value, '"'), plain)
+        return _pad(go_quote(value), plain)
     return _format_value("v", value, plain)
 
 
@@ -716,7 +718,7 @@ def _quote_string(value: str, flags: str) -> str:
     """%q: a Go double-quoted string; "#" prefers a `raw` string, "+" escapes all non-ASCII."""
     if "#" in flags and _can_backquote(value):
         return f"`{value}`"
-    return _go_quote(value, '"', ascii_only="+" in flags)
+    return go_quote(value, ascii_only="+" in flags)
 
 
 def _can_backquote(value: str) -> bool:
@@ -760,7 +762,7 @@ def _format_code_point(verb: str, value: int) -> str:
     if verb == "c":
         return character
     if verb == "q":
-        return _go_quote(character, "'")
+        return go_quote(character, "'")
     return f"U+{value:04X}"
 
 
@@ -774,41 +776,8 @@ def _pad(text: str, directive: _Directive) -> str:
     return text.rjust(width, "0" if "0" in directive.flags else " ")
 
 
-_GO_CHARACTER_ESCAPES = {
-    "\a": r"\a",
-    "\b": r"\b",
-    "\f": r"\f",
-    "\n": r"\n",
-    "\r": r"\r",
-    "\t": r"\t",
-    "\v": r"\v",
-    "\\": r"\\",
-}
-
-
 def _double_quoted(text: str) -> str:
-    return _go_quote(text, '"')
-
-
-def _go_quote(text: str, quote: str, *, ascii_only: bool = False) -> str:
-    """Go's strconv.Quote (``quote='"'``) and QuoteRune (``quote="'"``)."""
-    pieces = [quote]
-    for character in text:
-        code = ord(character)
-        if character == quote:
-            pieces.append("\\" + character)
-        elif character in _GO_CHARACTER_ESCAPES:
-            pieces.append(_GO_CHARACTER_ESCAPES[character])
-        elif character.isprintable() and not (ascii_only and code >= 0x80):
-            pieces.append(character)
-        elif code < 0x20 or code == 0x7F:
-            pieces.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            pieces.append(f"\\u{code:04x}")
-        else:
-            pieces.append(f"\\U{code:08x}")
-    pieces.append(quote)
-    return "".join(pieces)
+    return go_quote(text)
 
 
 # --------------------------------------------------------------------------------------------
