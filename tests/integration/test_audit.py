@@ -356,6 +356,25 @@ def test_nothing_runs_when_no_device_can_record_the_request(audited, tmp_path):
     assert entries(log)[-1]["request"]["path"] == "auth/token/accessors/"  # recreated, recording again
 
 
+def test_an_unwritable_audit_log_refuses_credentials_and_creates_nothing_in_aws(audited, moto):
+    server, log = audited
+    mount = mount_aws(server, moto, http)
+    ok(http(server, "POST", f"{mount.path}/roles/app", {"credential_type": "iam_user"}))
+    assert ok(http(server, "GET", f"{mount.path}/creds/app"))["lease_id"]  # works while recorded
+    users_before = users_tagged(moto, mount.uuid)
+    assert len(users_before) == 1
+
+    log.unlink()
+    log.mkdir()  # the only device cannot write any more
+    assert http(server, "GET", f"{mount.path}/creds/app")[:2] == INTERNAL_ERROR
+    assert http(server, "POST", f"{mount.path}/sts/app", {})[:2] == INTERNAL_ERROR
+    assert users_tagged(moto, mount.uuid) == users_before  # no IAM user was created
+
+    log.rmdir()
+    leases = ok(http(server, "LIST", f"sys/leases/lookup/{mount.path}/creds/app"))["data"]["keys"]
+    assert len(leases) == 1  # only the credential issued while the log was writable
+
+
 def test_an_unrecorded_response_is_withdrawn_and_its_aws_user_deleted(tmp_path, moto):
     """The response line cannot be written: the client gets 500 and the IAM user made for the
     request is already gone when it does (revoked synchronously, nothing left in AWS)."""
