@@ -140,12 +140,7 @@ def _verify_key(backend: AwsBackend, username: str, key: AccessKey, timeout: int
     sts = backend.aws().sts_with_keys(key.access_key_id, key.secret_access_key)
     if wait_until_usable(sts, timeout):
         return []
-    log.warning(
-        "new access key %s of IAM user %s not yet accepted by STS after %ss",
-        key.access_key_id,
-        username,
-        timeout,
-    )
+    log.warning("the new access key of IAM user %s was not yet accepted by STS after %ss", username, timeout)
     return [
         f"the new access key was not accepted by AWS STS {VERIFY_STREAK} times in a row within {timeout}s; "
         "IAM changes take a few seconds to propagate, so it may fail briefly"
