@@ -13,6 +13,8 @@ Nothing in this module sees plaintext: callers hand in ciphertext.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import re
 import threading
 import time
@@ -125,7 +127,7 @@ class SQLStorage:
         # instead of letting them spin in SQLite's busy handler (which sleeps in
         # growing steps and wrecks throughput); other processes still wait in
         # busy_timeout.
-        self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        self._write_lock = _SQLiteWriteLock(url) if self.is_sqlite else contextlib.nullcontext()
         self._fast_readers = _ThreadReaders(self._read_engine) if self.is_sqlite else None
         metadata.create_all(self.engine)
 
@@ -164,6 +166,8 @@ class SQLStorage:
     def close(self) -> None:
         if self._fast_readers is not None:
             self._fast_readers.close()
+        if isinstance(self._write_lock, _SQLiteWriteLock):
+            self._write_lock.close()
         self.engine.dispose()
         self._read_engine.dispose()
 
@@ -394,6 +398,46 @@ class SQLStorage:
                 .where(lease_table.c.claim_owner == owner)
             )
         return result.rowcount == 1
+
+
+class _SQLiteWriteLock:
+    """Serialises writers to one SQLite file: threads on a mutex, processes on ``flock``.
+
+    SQLite's own busy handler makes a waiting writer sleep in growing steps (up to
+    100 ms) and poll, so two busy worker processes hand the lock over slowly and
+    unfairly; a kernel lock on a sidecar file wakes the next writer at once.
+    """
+
+    def __init__(self, url: str):
+        self._threads = threading.Lock()
+        database = url.split("///", 1)[-1]
+        self._path = f"{database}.writelock" if database and database != ":memory:" else None
+        self._fd: int | None = None
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        if self._path is None:
+            return
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_exc) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def close(self) -> None:
+        with self._threads:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 class _ThreadReaders:
