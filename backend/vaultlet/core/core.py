@@ -362,4 +362,3 @@ class Core:
     def _attach_optional_token(self, request: Request) -> None:
         if request.client_token and not self.barrier.sealed:
             request.token = self.tokens.lookup(request.client_token)
-
