@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install terraform-toolchain dev demo test bench lint format clean
+.PHONY: install terraform-toolchain postgres dev demo test bench lint format clean
 
 install: $(STAMP)
 
@@ -26,7 +26,10 @@ dev: install  ## a throwaway dev server with an embedded moto standing in for AW
 demo: install  ## start a dev server, issue real (moto) AWS credentials through the CLI, stop
 	$(PY) scripts/demo.py
 
-test: install terraform-toolchain  ## every test: unit, API, integration (real servers, real clients)
+postgres: ## PostgreSQL server binaries (Debian) for the shared-storage tests
+	scripts/install-postgres.sh
+
+test: install terraform-toolchain postgres  ## every test: unit, API, integration (real servers, real clients)
 	$(PY) -m pytest -q
 
 bench: install  ## throughput and latency figures, against OpenBao in the same run

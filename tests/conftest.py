@@ -48,6 +48,15 @@ def openbao(session_dir):
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    from support.postgres import start_postgres
+
+    running = start_postgres()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
 def moto(session_dir):
     running = processes.start_moto(session_dir / "moto")
     yield running

@@ -268,7 +268,7 @@ def tmp_workdir(prefix: str) -> Path:
 
 
 PRODUCTION_CONFIG = """
-storage "sqlite" {{ path = "{db}" }}
+{storage}
 listener "tcp" {{
   address     = "127.0.0.1:{port}"
   tls_disable = true
@@ -287,9 +287,15 @@ def production_config(
     seal: str = "seal.key",
     workers: int = 1,
     extra: str = "",
+    storage_url: str = "",
 ) -> str:
+    """A server config; SQLite at ``workdir/db`` unless ``storage_url`` names a PostgreSQL database."""
+    if storage_url:
+        storage = f'storage "postgresql" {{ connection_url = "{storage_url}" }}'
+    else:
+        storage = f'storage "sqlite" {{ path = "{workdir / db}" }}'
     return PRODUCTION_CONFIG.format(
-        db=workdir / db, seal=workdir / seal, port=port, workers=workers, extra=extra
+        storage=storage, seal=workdir / seal, port=port, workers=workers, extra=extra
     )
 
 
@@ -303,15 +309,16 @@ def start_vaultlet_production(
     env: dict[str, str] | None = None,
     name: str = "server",
     root_token: str = "",
+    storage_url: str = "",
 ) -> ServerProcess:
-    """A `vaultlet server -config` process with SQLite and a seal-key file.
+    """A `vaultlet server -config` process with SQLite (or ``storage_url``) and a seal-key file.
 
     The first start of a fresh database initialises it through ``sys/init`` (the
     key goes to the seal file); later starts on the same files unseal from it.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    config = production_config(workdir, port, db=db, workers=workers, extra=extra)
+    config = production_config(workdir, port, db=db, workers=workers, extra=extra, storage_url=storage_url)
     server = start_vaultlet_config(workdir, config, root_token, port, env, name)
     status, body, _ = http(server, "GET", "sys/init", token=None)
     if not body["initialized"]:

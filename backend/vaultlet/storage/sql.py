@@ -84,6 +84,7 @@ lease_table = Table(
 )
 
 LEASE_COLUMNS = tuple(c.name for c in lease_table.columns)
+SCHEMA_LOCK_ID = 0x7661756C  # "vaul": the PostgreSQL advisory lock taken while creating tables
 
 
 @dataclass
@@ -129,7 +130,18 @@ class SQLStorage:
         # busy_timeout.
         self._write_lock = _SQLiteWriteLock(url) if self.is_sqlite else contextlib.nullcontext()
         self._fast_readers = _ThreadReaders(self._read_engine) if self.is_sqlite else None
-        metadata.create_all(self.engine)
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        """Create the tables once, even when several workers start at the same moment
+        (``create_all`` checks, then creates: two processes can both decide to create)."""
+        if self.is_sqlite:
+            with self._write_lock:
+                metadata.create_all(self.engine)
+            return
+        with self.engine.begin() as connection:
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_ID})")
+            metadata.create_all(connection)
 
     def _create_engine(self, url: str, pool_size: int, *, writer: bool) -> Engine:
         if not self.is_sqlite:
