@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from vaultlet.cli import output
 from vaultlet.cli.context import Context, reporting
-from vaultlet.cli.mount_commands import enable_flags, mount_document, mount_path, mount_request
+from vaultlet.cli.mount_commands import enable_flags, list_mounts, mount_path, mount_request
 from vaultlet.cli.registry import command
 
 
@@ -32,15 +31,4 @@ def auth_disable(ctx: Context) -> int:
 
 @command("auth list", synopsis="List enabled auth methods")
 def auth_list(ctx: Context) -> int:
-    ctx.require_arguments(0, 0)
-    with reporting("Error listing enabled authentications"):
-        secret = ctx.client.call("GET", "sys/auth") or {}
-    methods = secret.get("data") or {}
-    if ctx.output_format != "table":
-        return ctx.output_data({path: mount_document(methods[path]) for path in sorted(methods)})
-    rows = [
-        (path, method.get("type", ""), method.get("accessor", ""), method.get("description", ""))
-        for path, method in sorted(methods.items())
-    ]
-    ctx.out(output.table(("Path", "Type", "Accessor", "Description"), rows))
-    return 0
+    return list_mounts(ctx, "sys/auth", "Error listing enabled authentications")

@@ -104,9 +104,14 @@ def secrets_disable(ctx: Context) -> int:
 
 @command("secrets list", synopsis="List enabled secrets engines")
 def secrets_list(ctx: Context) -> int:
+    return list_mounts(ctx, "sys/mounts", "Error listing secrets engines")
+
+
+def list_mounts(ctx: Context, api_path: str, error_context: str) -> int:
+    """``secrets list`` and ``auth list``: the mount table as Vault's CLI shows it."""
     ctx.require_arguments(0, 0)
-    with reporting("Error listing secrets engines"):
-        secret = ctx.client.call("GET", "sys/mounts") or {}
+    with reporting(error_context):
+        secret = ctx.client.call("GET", api_path) or {}
     mounts = secret.get("data") or {}
     if ctx.output_format != "table":
         return ctx.output_data({path: mount_document(mounts[path]) for path in sorted(mounts)})
