@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vaultlet.core.tokens import random_base62, rfc3339
 from vaultlet.durations import format_go_duration
 from vaultlet.errors import UserError
 from vaultlet.framework.backend import Lease
@@ -54,10 +55,6 @@ class RevocationSettings:
     def backoff(self, attempts: int) -> float:
         delay = min(self.retry_cap, self.retry_base * (2**attempts))
         return delay * random.uniform(0.5, 1.5)
-
-
-class LeaseRevocationError(Exception):
-    pass
 
 
 def _lease_data_key(lease_id: str) -> str:
@@ -165,8 +162,6 @@ class ExpirationManager:
         if row is None:
             raise UserError("invalid lease")
         data = self._open_data(row)
-        from vaultlet.core.tokens import rfc3339
-
         return {
             "expire_time": rfc3339(row.expire_time),
             "id": row.lease_id,
@@ -193,9 +188,9 @@ class ExpirationManager:
                 "lease_id": row.lease_id,
                 "mount_id": row.mount_uuid,
                 "error": row.last_error or "",
-                "expire_time": _rfc(row.expire_time),
+                "expire_time": rfc3339(row.expire_time),
                 "attempts": row.attempts,
-                "next_retry": _rfc(row.due_at),
+                "next_retry": rfc3339(row.due_at),
             }
             for row in self.storage.lease_rows(ids)
         ]
@@ -427,8 +422,6 @@ class ExpirationManager:
 
 
 def _random_id() -> str:
-    from vaultlet.core.tokens import random_base62
-
     return random_base62(LEASE_ID_RANDOM_LENGTH)
 
 
@@ -437,9 +430,3 @@ def _capped_warning(requested: int, cap: int) -> str:
         f'TTL of "{format_go_duration(requested)}" exceeded the effective max_ttl of '
         f'"{format_go_duration(cap)}"; TTL value is capped accordingly'
     )
-
-
-def _rfc(timestamp: float | None) -> str | None:
-    from vaultlet.core.tokens import rfc3339
-
-    return rfc3339(timestamp)

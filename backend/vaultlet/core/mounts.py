@@ -20,9 +20,7 @@ AUTH_KEY = "core/auth"
 SECRET_CLASS = "secret"
 AUTH_CLASS = "auth"
 
-# Built-in mounts that always exist and cannot be moved or disabled.
-SYSTEM_MOUNT = "sys/"
-TOKEN_MOUNT = "auth/token/"
+# Prefixes no secrets engine may be mounted under (Vault's reserved paths).
 PROTECTED_PREFIXES = ("sys/", "auth/", "audit/", "identity/", "cubbyhole/")
 
 

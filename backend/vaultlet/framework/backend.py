@@ -9,13 +9,13 @@ all come from the same declarations.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vaultlet.errors import NotFound, UnsupportedOperation
 from vaultlet.framework.path import Path
-from vaultlet.framework.request import CREATE, HELP, UPDATE, Request, Response, as_response
+from vaultlet.framework.request import CREATE, UPDATE, Request, Response, as_response
 
 if TYPE_CHECKING:
     from vaultlet.storage.barrier import StorageView
@@ -170,13 +170,3 @@ class Backend:
 class UnsupportedPathError(NotFound):
     def __init__(self, path: str):
         super().__init__(f'no handler for route "{path}". route entry not found.')
-
-
-def openapi_paths(mount_path: str, paths: Iterable[Path]) -> dict[str, dict]:
-    """OpenAPI 3 path items for one mounted backend, from its declarations."""
-    from vaultlet.framework.openapi import path_items
-
-    return path_items(mount_path, paths)
-
-
-HELP_OPERATION = HELP

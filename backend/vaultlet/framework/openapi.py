@@ -55,10 +55,6 @@ def expand_pattern(pattern: str) -> list[str]:
     return [re.sub(r"[$^?]", "", text)]
 
 
-def openapi_path_template(pattern: str) -> str:
-    return expand_pattern(pattern)[-1]
-
-
 def _request_body(body_fields: dict) -> dict:
     schema: dict = {
         "type": "object",

@@ -16,10 +16,6 @@ GENERIC_NAME = r"\w(?:[\w\-.]*\w)?"
 GENERIC_NAME_WITH_AT = r"\w(?:[\w\-.@]*\w)?"
 
 
-def match_all(name: str) -> str:
-    return rf"(?P<{name}>.*)"
-
-
 def named(name: str, pattern: str = GENERIC_NAME) -> str:
     return rf"(?P<{name}>{pattern})"
 

@@ -17,7 +17,6 @@ import fcntl
 import os
 import re
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -83,7 +82,6 @@ lease_table = Table(
     Index("ix_vault_leases_due", "due_at"),
 )
 
-LEASE_COLUMNS = tuple(c.name for c in lease_table.columns)
 SCHEMA_LOCK_ID = 0x7661756C  # "vaul": the PostgreSQL advisory lock taken while creating tables
 
 
@@ -495,7 +493,3 @@ def one_level(prefix: str, keys: Sequence[str]) -> list[str]:
         slash = rest.find("/")
         children[rest if slash < 0 else rest[: slash + 1]] = None
     return list(children)
-
-
-def now() -> float:
-    return time.time()
