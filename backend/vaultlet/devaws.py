@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from vaultlet.engines.aws.client import ClientSettings, build_clients
+from vaultlet.engines.secrets.aws.client import ClientSettings, build_clients
 from vaultlet.framework.request import UPDATE, Request
 
 log = logging.getLogger("vaultlet.devaws")

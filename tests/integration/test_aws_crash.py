@@ -26,7 +26,7 @@ from support.aws_engine import (
     wait_for,
 )
 from support.processes import http, start_vaultlet_production
-from vaultlet.engines.aws.iam_users import FAULT_AFTER_CREATE_ACCESS_KEY, FAULT_AFTER_CREATE_USER
+from vaultlet.engines.secrets.aws.iam_users import FAULT_AFTER_CREATE_ACCESS_KEY, FAULT_AFTER_CREATE_USER
 
 FAST_BACKGROUND = """
 periodic_interval = "1s"

@@ -21,9 +21,9 @@ from typing import Any
 
 import boto3
 
-from vaultlet.engines.aws import client as client_module
-from vaultlet.engines.aws.backend import AwsBackend
-from vaultlet.engines.aws.client import AwsError
+from vaultlet.engines.secrets.aws import client as client_module
+from vaultlet.engines.secrets.aws.backend import AwsBackend
+from vaultlet.engines.secrets.aws.client import AwsError
 from vaultlet.framework.backend import BackendContext
 from vaultlet.framework.request import Request, Response
 from vaultlet.storage.barrier import Barrier, SecureStore, StorageView, generate_key

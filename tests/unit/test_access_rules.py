@@ -10,7 +10,7 @@ from vaultlet.core.authorization import has_access_under
 from vaultlet.core.cidr import address_allowed, is_subset, parse_cidrs
 from vaultlet.core.token_roles import TokenRole, role_policies
 from vaultlet.core.tokens import TokenEntry
-from vaultlet.engines.approle.store import AppRoleStore, RoleEntry, SecretIdEntry
+from vaultlet.engines.auth.approle.store import AppRoleStore, RoleEntry, SecretIdEntry
 from vaultlet.errors import UserError
 
 PARENT = TokenEntry(hash="p", accessor="a", policies=["default", "parent-only"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import botocore.exceptions
 import pytest
 
-from vaultlet.engines.aws.client import (
+from vaultlet.engines.secrets.aws.client import (
     AwsError,
     AwsThrottled,
     AwsUnreachable,
@@ -18,7 +18,7 @@ from vaultlet.engines.aws.client import (
     build_clients,
     translate_error,
 )
-from vaultlet.engines.aws.errors import aws_failure
+from vaultlet.engines.secrets.aws.errors import aws_failure
 from vaultlet.errors import UpstreamError, UserError
 
 

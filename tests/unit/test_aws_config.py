@@ -7,8 +7,8 @@ import re
 import pytest
 
 from support.aws_engine import call, make_backend
-from vaultlet.engines.aws.config_lease import parse_lease_duration
-from vaultlet.engines.aws.username_template import DEFAULT_USERNAME_TEMPLATE
+from vaultlet.engines.secrets.aws.config_lease import parse_lease_duration
+from vaultlet.engines.secrets.aws.username_template import DEFAULT_USERNAME_TEMPLATE
 from vaultlet.errors import NotFound, UserError
 
 

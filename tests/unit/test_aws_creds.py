@@ -12,8 +12,8 @@ import pytest
 from moto import mock_aws
 
 from support.aws_engine import REGION, FailingCalls, call, configure_mock_root, issue, make_backend
-from vaultlet.engines.aws.creds import combine_policy_documents, requested_sts_ttl
-from vaultlet.engines.aws.roles import RoleEntry
+from vaultlet.engines.secrets.aws.creds import combine_policy_documents, requested_sts_ttl
+from vaultlet.engines.secrets.aws.roles import RoleEntry
 from vaultlet.errors import UserError
 
 POLICY = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}'

@@ -20,12 +20,12 @@ from support.aws_engine import (
     issue,
     make_backend,
 )
-from vaultlet.engines.aws import iam_users
-from vaultlet.engines.aws.client import AwsError, AwsThrottled, AwsUnreachable, NoSuchEntity
-from vaultlet.engines.aws.iam_users import wait_until_usable
-from vaultlet.engines.aws.rollback import settle_wal_entries, sweep_orphaned_users
-from vaultlet.engines.aws.secret import renew_access_keys, revoke_access_keys
-from vaultlet.engines.aws.teardown import delete_iam_user
+from vaultlet.engines.secrets.aws import iam_users
+from vaultlet.engines.secrets.aws.client import AwsError, AwsThrottled, AwsUnreachable, NoSuchEntity
+from vaultlet.engines.secrets.aws.iam_users import wait_until_usable
+from vaultlet.engines.secrets.aws.rollback import settle_wal_entries, sweep_orphaned_users
+from vaultlet.engines.secrets.aws.secret import renew_access_keys, revoke_access_keys
+from vaultlet.engines.secrets.aws.teardown import delete_iam_user
 from vaultlet.errors import InternalError, UpstreamError, UserError
 from vaultlet.framework.backend import Lease
 

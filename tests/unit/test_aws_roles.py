@@ -7,7 +7,7 @@ import json
 import pytest
 
 from support.aws_engine import call, make_backend
-from vaultlet.engines.aws.roles import compact_json, managed_policy_arn_problem, upgrade_legacy_entry
+from vaultlet.engines.secrets.aws.roles import compact_json, managed_policy_arn_problem, upgrade_legacy_entry
 from vaultlet.errors import NotFound, UserError
 
 POLICY = """{
@@ -311,7 +311,7 @@ def test_list_and_delete(backend):
 
 
 def test_iam_user_roles_record_their_user_path_for_the_orphan_sweeper(backend):
-    from vaultlet.engines.aws.roles import user_path_prefixes
+    from vaultlet.engines.secrets.aws.roles import user_path_prefixes
 
     call(backend, "update", "roles/a", {"credential_type": "iam_user", "user_path": "/apps/x/"})
     call(backend, "update", "roles/b", {"credential_type": "iam_user", "user_path": "/apps/"})

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from support.aws_engine import REGION, call, configure_mock_root, make_backend
-from vaultlet.engines.aws.static_roles import ROTATION_QUEUE_KEY, RotationQueue
+from vaultlet.engines.secrets.aws.static_roles import ROTATION_QUEUE_KEY, RotationQueue
 from vaultlet.errors import NotFound, UserError
 
 

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from vaultlet.engines.aws.username_template import (
+from vaultlet.engines.secrets.aws.username_template import (
     DEFAULT_USERNAME_TEMPLATE,
     TemplateError,
     UsernameTemplate,

@@ -7,12 +7,12 @@ import importlib
 from vaultlet.errors import UserError
 
 SECRET_ENGINES = {
-    "aws": "vaultlet.engines.aws.backend:AwsBackend",
-    "kv": "vaultlet.engines.kv:KVBackend",
+    "aws": "vaultlet.engines.secrets.aws.backend:AwsBackend",
+    "kv": "vaultlet.engines.secrets.kv:KVBackend",
 }
 
 AUTH_METHODS: dict[str, str] = {
-    "approle": "vaultlet.engines.approle.backend:AppRoleBackend",
+    "approle": "vaultlet.engines.auth.approle.backend:AppRoleBackend",
 }
 
 

@@ -12,11 +12,11 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from vaultlet.engines.aws import gofmt
-from vaultlet.engines.aws.client import IamApi, StsCredentials
-from vaultlet.engines.aws.errors import reported_as
-from vaultlet.engines.aws.iam_users import issue_iam_user
-from vaultlet.engines.aws.roles import (
+from vaultlet.engines.secrets.aws import gofmt
+from vaultlet.engines.secrets.aws.client import IamApi, StsCredentials
+from vaultlet.engines.secrets.aws.errors import reported_as
+from vaultlet.engines.secrets.aws.iam_users import issue_iam_user
+from vaultlet.engines.secrets.aws.roles import (
     ASSUMED_ROLE,
     FEDERATION_TOKEN,
     IAM_USER,
@@ -24,15 +24,19 @@ from vaultlet.engines.aws.roles import (
     RoleEntry,
     load_role,
 )
-from vaultlet.engines.aws.secret import ACCESS_KEYS
-from vaultlet.engines.aws.username_template import TemplateError, normalize_display_name, render_username
+from vaultlet.engines.secrets.aws.secret import ACCESS_KEYS
+from vaultlet.engines.secrets.aws.username_template import (
+    TemplateError,
+    normalize_display_name,
+    render_username,
+)
 from vaultlet.errors import UserError
 from vaultlet.framework.fields import DURATION, STRING, Field
 from vaultlet.framework.path import GENERIC_NAME_WITH_AT, Path, named
 from vaultlet.framework.request import READ, UPDATE, LeaseRequest, Request, Response
 
 if TYPE_CHECKING:
-    from vaultlet.engines.aws.backend import AwsBackend
+    from vaultlet.engines.secrets.aws.backend import AwsBackend
     from vaultlet.framework.fields import FieldData
 
 DEFAULT_STS_TTL = 3600

@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from vaultlet.engines.auth.tokenutil import TokenSettings
+
 SALT_KEY = "salt"
 ROLE_PREFIX = "role/"
 ROLE_ID_PREFIX = "role_id/"
@@ -33,7 +35,7 @@ _NO_ROLE = "-none-"  # never a role name: names start and end with a word charac
 
 
 @dataclass
-class RoleEntry:
+class RoleEntry(TokenSettings):
     name: str
     role_id: str
     bind_secret_id: bool = True
@@ -41,15 +43,6 @@ class RoleEntry:
     secret_id_num_uses: int = 0
     secret_id_ttl: int = 0
     local_secret_ids: bool = False
-    token_policies: list[str] = field(default_factory=list)
-    token_ttl: int = 0
-    token_max_ttl: int = 0
-    token_explicit_max_ttl: int = 0
-    token_period: int = 0
-    token_num_uses: int = 0
-    token_no_default_policy: bool = False
-    token_bound_cidrs: list[str] = field(default_factory=list)
-    token_type: str = "default"
 
     def describe(self) -> dict[str, Any]:
         """``GET role/<name>``: everything but the name and the role ID, in Vault's keys."""

@@ -14,14 +14,14 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vaultlet.engines.aws import gofmt
+from vaultlet.engines.secrets.aws import gofmt
 from vaultlet.errors import NotFound, UserError
 from vaultlet.framework.fields import BOOL, COMMA_STRING_SLICE, DURATION, KV_PAIRS, STRING, Field
 from vaultlet.framework.path import GENERIC_NAME_WITH_AT, Path, named
 from vaultlet.framework.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response, list_response
 
 if TYPE_CHECKING:
-    from vaultlet.engines.aws.backend import AwsBackend
+    from vaultlet.engines.secrets.aws.backend import AwsBackend
     from vaultlet.framework.fields import FieldData
     from vaultlet.storage.barrier import StorageView
 

@@ -30,18 +30,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from vaultlet import faults
-from vaultlet.engines.aws.client import AccessKey, AwsError, AwsUnreachable, IamApi, StsApi
-from vaultlet.engines.aws.config_lease import LeaseConfig
-from vaultlet.engines.aws.errors import aws_failure, reported_as
-from vaultlet.engines.aws.roles import RoleEntry
-from vaultlet.engines.aws.secret import ACCESS_KEYS
-from vaultlet.engines.aws.teardown import delete_iam_user
-from vaultlet.engines.aws.username_template import TemplateError, render_username
+from vaultlet.engines.secrets.aws.client import AccessKey, AwsError, AwsUnreachable, IamApi, StsApi
+from vaultlet.engines.secrets.aws.config_lease import LeaseConfig
+from vaultlet.engines.secrets.aws.errors import aws_failure, reported_as
+from vaultlet.engines.secrets.aws.roles import RoleEntry
+from vaultlet.engines.secrets.aws.secret import ACCESS_KEYS
+from vaultlet.engines.secrets.aws.teardown import delete_iam_user
+from vaultlet.engines.secrets.aws.username_template import TemplateError, render_username
 from vaultlet.errors import InternalError, UserError
 from vaultlet.framework.request import LeaseRequest, Request, Response
 
 if TYPE_CHECKING:
-    from vaultlet.engines.aws.backend import AwsBackend
+    from vaultlet.engines.secrets.aws.backend import AwsBackend
 
 log = logging.getLogger("vaultlet.backend.aws")
 

@@ -19,15 +19,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from vaultlet.engines.aws.client import AwsError, IamApi, NoSuchEntity
-from vaultlet.engines.aws.errors import reported_as
+from vaultlet.engines.secrets.aws.client import AwsError, IamApi, NoSuchEntity
+from vaultlet.engines.secrets.aws.errors import reported_as
 from vaultlet.errors import NotFound, UserError
 from vaultlet.framework.fields import DURATION, STRING, Field
 from vaultlet.framework.path import GENERIC_NAME_WITH_AT, Path, named
 from vaultlet.framework.request import CREATE, DELETE, LIST, READ, UPDATE, Request, Response, list_response
 
 if TYPE_CHECKING:
-    from vaultlet.engines.aws.backend import AwsBackend
+    from vaultlet.engines.secrets.aws.backend import AwsBackend
     from vaultlet.framework.fields import FieldData
     from vaultlet.storage.barrier import StorageView
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from functools import cached_property
 
-from vaultlet.engines.approle import login, role, secret_id
-from vaultlet.engines.approle.store import AppRoleStore
+from vaultlet.engines.auth.approle import login, role, secret_id
+from vaultlet.engines.auth.approle.store import AppRoleStore
 from vaultlet.framework.backend import Backend
 
 log = logging.getLogger("vaultlet.approle")

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from vaultlet.core.cidr import address_allowed, is_subset
 from vaultlet.core.tokens import TokenRequest
-from vaultlet.engines.approle.store import SPENT, AppRoleStore, RoleEntry, SecretIdEntry
+from vaultlet.engines.auth.approle.store import SPENT, AppRoleStore, RoleEntry, SecretIdEntry
 from vaultlet.errors import UserError
 from vaultlet.framework.fields import STRING, Field
 from vaultlet.framework.path import Path
@@ -102,22 +102,12 @@ def _check_cidrs(role: RoleEntry, entry: SecretIdEntry, remote_addr: str) -> Non
 
 
 def _token_request(backend, role: RoleEntry, secret: SecretIdEntry | None) -> TokenRequest:
-    mount = backend.context.mount_config
-    caps = [c for c in (role.token_max_ttl, int(mount.get("max_lease_ttl") or 0)) if c]
     metadata = dict(secret.metadata) if secret is not None else {}
     metadata["role_name"] = role.name
-    return TokenRequest(
-        policies=list(role.token_policies),
-        no_default_policy=role.token_no_default_policy,
-        ttl=role.token_ttl or int(mount.get("default_lease_ttl") or 0),
-        max_ttl=min(caps) if caps else 0,
-        explicit_max_ttl=role.token_explicit_max_ttl,
-        period=role.token_period,
-        num_uses=role.token_num_uses,
+    return role.token_request(
+        backend.context.mount_config,
         meta=metadata,
-        bound_cidrs=list(
-            secret.token_bound_cidrs if secret and secret.token_bound_cidrs else role.token_bound_cidrs
-        ),
+        bound_cidrs=secret.token_bound_cidrs if secret is not None else None,
     )
 
 

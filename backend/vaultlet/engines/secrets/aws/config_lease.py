@@ -17,7 +17,7 @@ from vaultlet.framework.path import Path
 from vaultlet.framework.request import CREATE, READ, UPDATE, Request
 
 if TYPE_CHECKING:
-    from vaultlet.engines.aws.backend import AwsBackend
+    from vaultlet.engines.secrets.aws.backend import AwsBackend
     from vaultlet.framework.fields import FieldData
     from vaultlet.storage.barrier import StorageView
 

@@ -26,15 +26,15 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from vaultlet.engines.aws.client import AwsError, IamApi, IamUser, NoSuchEntity
-from vaultlet.engines.aws.config_root import CONFIG_ROOT_KEY
-from vaultlet.engines.aws.iam_users import ISSUER_TAG, LEASE_REF_TAG, USER_WAL_KIND
-from vaultlet.engines.aws.roles import user_path_prefixes
-from vaultlet.engines.aws.teardown import delete_iam_user
+from vaultlet.engines.secrets.aws.client import AwsError, IamApi, IamUser, NoSuchEntity
+from vaultlet.engines.secrets.aws.config_root import CONFIG_ROOT_KEY
+from vaultlet.engines.secrets.aws.iam_users import ISSUER_TAG, LEASE_REF_TAG, USER_WAL_KIND
+from vaultlet.engines.secrets.aws.roles import user_path_prefixes
+from vaultlet.engines.secrets.aws.teardown import delete_iam_user
 from vaultlet.framework.wal import WALEntry
 
 if TYPE_CHECKING:
-    from vaultlet.engines.aws.backend import AwsBackend
+    from vaultlet.engines.secrets.aws.backend import AwsBackend
 
 log = logging.getLogger("vaultlet.backend.aws")
 

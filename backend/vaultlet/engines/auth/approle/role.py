@@ -5,32 +5,22 @@ from __future__ import annotations
 import uuid
 
 from vaultlet.core.cidr import parse_cidrs
-from vaultlet.engines.approle.store import RoleEntry
+from vaultlet.engines.auth.approle.store import RoleEntry
+from vaultlet.engines.auth.tokenutil import TOKEN_FIELDS
 from vaultlet.errors import InternalError, NotFound, UserError
 from vaultlet.framework.fields import BOOL, COMMA_STRING_SLICE, DURATION, INT, STRING, Field
 from vaultlet.framework.path import GENERIC_NAME, Path, named
 from vaultlet.framework.request import DELETE, LIST, READ, UPDATE, Response, list_response
 
 ROLE_NAME = named("role_name", GENERIC_NAME)
-SERVICE_TOKEN_TYPES = ("default", "service", "default-service", "")
 
 # Fields whose value is stored as sent; (field, legacy alias) pairs are resolved first.
 _PLAIN_FIELDS = (
     "bind_secret_id",
     "secret_id_num_uses",
     "secret_id_ttl",
-    "token_ttl",
-    "token_max_ttl",
-    "token_explicit_max_ttl",
-    "token_num_uses",
-    "token_no_default_policy",
-    "token_type",
 )
-_ALIASED_FIELDS = (
-    ("token_policies", "policies"),
-    ("token_period", "period"),
-    ("secret_id_bound_cidrs", "bound_cidr_list"),
-)
+_ALIASED_FIELDS = (("secret_id_bound_cidrs", "bound_cidr_list"),)
 
 
 def role_name(fields) -> str:
@@ -76,10 +66,8 @@ def role_write(backend, request, fields) -> None:
         chosen = key if key in fields else alias if alias in fields else None
         if chosen is not None:
             setattr(role, key, fields[chosen])
-    role.token_policies = sorted({p.strip().lower() for p in role.token_policies if p.strip()})
+    role.update_token_fields(fields)
     role.secret_id_bound_cidrs = parse_cidrs(role.secret_id_bound_cidrs, "secret_id_bound_cidrs")
-    if "token_bound_cidrs" in fields:
-        role.token_bound_cidrs = parse_cidrs(fields["token_bound_cidrs"], "token_bound_cidrs")
     previous_role_id = current.role_id if current else None
     if fields["role_id"]:
         _claim_role_id(store, role, fields["role_id"])
@@ -97,12 +85,6 @@ def _claim_role_id(store, role: RoleEntry, role_id: str) -> None:
 def _validate(role: RoleEntry) -> None:
     if role.secret_id_num_uses < 0:
         raise UserError("secret_id_num_uses cannot be negative")
-    if role.token_num_uses < 0:
-        raise UserError("'token_num_uses' cannot be negative")
-    if role.token_max_ttl and role.token_ttl > role.token_max_ttl:
-        raise UserError("'token_ttl' cannot be greater than 'token_max_ttl'")
-    if role.token_type not in SERVICE_TOKEN_TYPES:
-        raise UserError(f'token type "{role.token_type}" is not supported: vaultlet issues service tokens')
     if not role.bind_secret_id and not role.secret_id_bound_cidrs and not role.token_bound_cidrs:
         # Vault answers this one with a 500.
         raise InternalError("at least one constraint should be enabled on the role")
@@ -142,17 +124,7 @@ _ROLE_FIELDS = {
     "secret_id_ttl": Field(DURATION, "Lifetime of secret IDs (0 = no expiry)"),
     "enable_local_secret_ids": Field(BOOL, "Accepted for compatibility (no replication)"),
     "local_secret_ids": Field(BOOL, "Deprecated alias of enable_local_secret_ids"),
-    "token_policies": Field(COMMA_STRING_SLICE, "Policies of the tokens issued at login"),
-    "policies": Field(COMMA_STRING_SLICE, "Deprecated alias of token_policies"),
-    "token_ttl": Field(DURATION, "Initial TTL of issued tokens"),
-    "token_max_ttl": Field(DURATION, "Maximum lifetime of issued tokens, renewals included"),
-    "token_explicit_max_ttl": Field(DURATION, "Hard cap on issued tokens' lifetime"),
-    "token_period": Field(DURATION, "Make issued tokens periodic"),
-    "period": Field(DURATION, "Deprecated alias of token_period"),
-    "token_num_uses": Field(INT, "Uses per issued token (0 = unlimited)"),
-    "token_no_default_policy": Field(BOOL, "Do not add the default policy to issued tokens"),
-    "token_bound_cidrs": Field(COMMA_STRING_SLICE, "CIDR blocks issued tokens may be used from"),
-    "token_type": Field(STRING, 'Token type; vaultlet issues "service" tokens', default="default"),
+    **TOKEN_FIELDS,
 }
 
 PATHS = [

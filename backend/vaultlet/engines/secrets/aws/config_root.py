@@ -13,16 +13,20 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vaultlet.engines.aws.client import AwsError, ClientSettings
-from vaultlet.engines.aws.errors import reported_as
-from vaultlet.engines.aws.username_template import DEFAULT_USERNAME_TEMPLATE, TemplateError, compile_template
+from vaultlet.engines.secrets.aws.client import AwsError, ClientSettings
+from vaultlet.engines.secrets.aws.errors import reported_as
+from vaultlet.engines.secrets.aws.username_template import (
+    DEFAULT_USERNAME_TEMPLATE,
+    TemplateError,
+    compile_template,
+)
 from vaultlet.errors import NotFound, UserError
 from vaultlet.framework.fields import COMMA_STRING_SLICE, DURATION, INT, STRING, Field
 from vaultlet.framework.path import Path
 from vaultlet.framework.request import CREATE, READ, UPDATE, Request
 
 if TYPE_CHECKING:
-    from vaultlet.engines.aws.backend import AwsBackend
+    from vaultlet.engines.secrets.aws.backend import AwsBackend
     from vaultlet.framework.fields import FieldData
     from vaultlet.storage.barrier import StorageView
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from vaultlet.engines.aws.client import AwsError, AwsThrottled, AwsUnreachable
+from vaultlet.engines.secrets.aws.client import AwsError, AwsThrottled, AwsUnreachable
 from vaultlet.errors import UpstreamError, UserError, VaultError
 
 THROTTLED_HINT = "upstream rate limited: AWS is throttling requests; retry after a short delay"

@@ -9,8 +9,8 @@ import time
 import uuid
 
 from vaultlet.core.cidr import is_subset, parse_cidrs
-from vaultlet.engines.approle.role import ROLE_NAME, existing_role
-from vaultlet.engines.approle.store import RoleEntry, SecretIdEntry
+from vaultlet.engines.auth.approle.role import ROLE_NAME, existing_role
+from vaultlet.engines.auth.approle.store import RoleEntry, SecretIdEntry
 from vaultlet.errors import UserError
 from vaultlet.framework.fields import COMMA_STRING_SLICE, DURATION, INT, STRING, Field
 from vaultlet.framework.path import Path

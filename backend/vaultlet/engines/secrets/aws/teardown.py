@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from vaultlet.engines.aws.client import AwsError, IamApi, NoSuchEntity
+from vaultlet.engines.secrets.aws.client import AwsError, IamApi, NoSuchEntity
 
 log = logging.getLogger("vaultlet.backend.aws")
 

@@ -39,7 +39,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import NamedTuple
 
-from vaultlet.engines.aws.gofmt import quote as go_quote
+from vaultlet.engines.secrets.aws.gofmt import quote as go_quote
 
 __all__ = [
     "DEFAULT_USERNAME_TEMPLATE",

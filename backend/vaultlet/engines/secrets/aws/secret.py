@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from vaultlet.engines.aws.config_lease import LeaseConfig
-from vaultlet.engines.aws.teardown import delete_iam_user
+from vaultlet.engines.secrets.aws.config_lease import LeaseConfig
+from vaultlet.engines.secrets.aws.teardown import delete_iam_user
 from vaultlet.errors import InternalError
 from vaultlet.framework.backend import Lease, Renewal, SecretType
 
 if TYPE_CHECKING:
-    from vaultlet.engines.aws.backend import AwsBackend
+    from vaultlet.engines.secrets.aws.backend import AwsBackend
 
 ACCESS_KEYS = "access_keys"  # Vault's secretAccessKeyType
 

@@ -6,10 +6,10 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
-from vaultlet.engines.aws import config_lease, config_root, creds, roles, rollback, static_roles
-from vaultlet.engines.aws.client import AwsClients, AwsError, ClientCache
-from vaultlet.engines.aws.config_root import CONFIG_ROOT_KEY, RootConfig
-from vaultlet.engines.aws.secret import ACCESS_KEYS_SECRET
+from vaultlet.engines.secrets.aws import config_lease, config_root, creds, roles, rollback, static_roles
+from vaultlet.engines.secrets.aws.client import AwsClients, AwsError, ClientCache
+from vaultlet.engines.secrets.aws.config_root import CONFIG_ROOT_KEY, RootConfig
+from vaultlet.engines.secrets.aws.secret import ACCESS_KEYS_SECRET
 from vaultlet.framework.backend import Backend
 from vaultlet.framework.wal import WriteAheadLog
 

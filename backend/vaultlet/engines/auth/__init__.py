@@ -1,0 +1,1 @@
+"""Auth methods (Vault's ``builtin/credential``): mounted under ``sys/auth``, they mint tokens."""

@@ -1,0 +1,104 @@
+"""The ``token_*`` fields every auth method's roles share, and the token request they produce.
+
+Vault's ``sdk/helper/tokenutil``: one declaration of the fields (with their legacy
+aliases), one parser, one validation and one builder of the token a login mints,
+so AppRole, JWT and Kubernetes roles cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
+from typing import Any
+
+from vaultlet.core.cidr import parse_cidrs
+from vaultlet.core.tokens import TokenRequest
+from vaultlet.errors import UserError
+from vaultlet.framework.fields import BOOL, COMMA_STRING_SLICE, DURATION, INT, STRING, Field
+
+SERVICE_TOKEN_TYPES = ("default", "service", "default-service", "")
+
+TOKEN_FIELDS = {
+    "token_policies": Field(COMMA_STRING_SLICE, "Policies of the tokens issued at login"),
+    "policies": Field(COMMA_STRING_SLICE, "Deprecated alias of token_policies"),
+    "token_ttl": Field(DURATION, "Initial TTL of issued tokens"),
+    "token_max_ttl": Field(DURATION, "Maximum lifetime of issued tokens, renewals included"),
+    "token_explicit_max_ttl": Field(DURATION, "Hard cap on issued tokens' lifetime"),
+    "token_period": Field(DURATION, "Make issued tokens periodic"),
+    "period": Field(DURATION, "Deprecated alias of token_period"),
+    "token_num_uses": Field(INT, "Uses per issued token (0 = unlimited)"),
+    "token_no_default_policy": Field(BOOL, "Do not add the default policy to issued tokens"),
+    "token_bound_cidrs": Field(COMMA_STRING_SLICE, "CIDR blocks issued tokens may be used from"),
+    "token_type": Field(STRING, 'Token type; vaultlet issues "service" tokens', default="default"),
+}
+
+# (field, legacy alias): the alias is read only when the field itself is absent.
+_ALIASES = {"token_policies": "policies", "token_period": "period"}
+
+
+@dataclass(kw_only=True)
+class TokenSettings:
+    """A role's token settings; auth methods' role records inherit these fields flat."""
+
+    token_policies: list[str] = field(default_factory=list)
+    token_ttl: int = 0
+    token_max_ttl: int = 0
+    token_explicit_max_ttl: int = 0
+    token_period: int = 0
+    token_num_uses: int = 0
+    token_no_default_policy: bool = False
+    token_bound_cidrs: list[str] = field(default_factory=list)
+    token_type: str = "default"
+
+    def update_token_fields(self, fields) -> None:
+        """Take every ``token_*`` field (or its alias) that the request carries, then validate."""
+        for name in _token_field_names():
+            alias = _ALIASES.get(name)
+            chosen = name if name in fields else alias if alias and alias in fields else None
+            if chosen is not None:
+                setattr(self, name, fields[chosen])
+        self.token_policies = sorted({p.strip().lower() for p in self.token_policies if p.strip()})
+        if "token_bound_cidrs" in fields:
+            self.token_bound_cidrs = parse_cidrs(fields["token_bound_cidrs"], "token_bound_cidrs")
+        self.validate_token_fields()
+
+    def validate_token_fields(self) -> None:
+        if self.token_num_uses < 0:
+            raise UserError("'token_num_uses' cannot be negative")
+        if self.token_max_ttl and self.token_ttl > self.token_max_ttl:
+            raise UserError("'token_ttl' cannot be greater than 'token_max_ttl'")
+        if self.token_type not in SERVICE_TOKEN_TYPES:
+            raise UserError(
+                f'token type "{self.token_type}" is not supported: vaultlet issues service tokens'
+            )
+
+    def token_fields(self) -> dict[str, Any]:
+        """The settings as a role read shows them (Vault's keys)."""
+        return {name: getattr(self, name) for name in _token_field_names()}
+
+    def token_request(
+        self,
+        mount_config: dict,
+        *,
+        meta: dict[str, str] | None = None,
+        bound_cidrs: list[str] | None = None,
+        display_name: str = "",
+    ) -> TokenRequest:
+        """The token a login with this role mints: the role's settings, capped by the mount's TTLs."""
+        caps = [c for c in (self.token_max_ttl, int(mount_config.get("max_lease_ttl") or 0)) if c]
+        return TokenRequest(
+            policies=list(self.token_policies),
+            no_default_policy=self.token_no_default_policy,
+            ttl=self.token_ttl or int(mount_config.get("default_lease_ttl") or 0),
+            max_ttl=min(caps) if caps else 0,
+            explicit_max_ttl=self.token_explicit_max_ttl,
+            period=self.token_period,
+            num_uses=self.token_num_uses,
+            meta=dict(meta or {}),
+            bound_cidrs=list(bound_cidrs if bound_cidrs else self.token_bound_cidrs),
+            display_name=display_name,
+        )
+
+
+def _token_field_names() -> list[str]:
+    return [f.name for f in dataclass_fields(TokenSettings)]

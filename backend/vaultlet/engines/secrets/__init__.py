@@ -1,0 +1,1 @@
+"""Secrets engines (Vault's ``builtin/logical``): mounted under ``sys/mounts``, they issue secrets."""
