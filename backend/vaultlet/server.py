@@ -18,6 +18,7 @@ from gunicorn.app.base import BaseApplication
 
 from vaultlet.config import ConfigError, ListenerConfig, SealConfig, ServerConfig, load
 from vaultlet.core.core import Core, CoreConfig
+from vaultlet.framework.request import UPDATE, Request
 
 log = logging.getLogger("vaultlet.server")
 
@@ -63,6 +64,15 @@ def prepare_dev(config: ServerConfig) -> str:
     try:
         result = core.initialize(root_token_id=config.dev_root_token)
         config.seal.in_memory_key = result.root_key
+        # As Vault's dev server: a KV version 2 engine at secret/.
+        core.handle(
+            Request(
+                operation=UPDATE,
+                path="sys/mounts/secret",
+                data={"type": "kv", "options": {"version": "2"}, "description": "key/value secret storage"},
+                client_token=result.root_token,
+            )
+        )
         if config.dev_aws == "moto":
             from vaultlet.devaws import configure_dev_aws
 

@@ -247,7 +247,7 @@ class Core:
             return TokenBackend
         if entry.mount_class == AUTH_CLASS:
             return registry.auth_method(entry.type)
-        return registry.secret_engine(entry.type)
+        return registry.secret_engine(entry.type, entry.options)
 
     # -- the request pipeline ----------------------------------------------
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib
 
+from vaultlet.engines.secrets.kv import KV_TYPES, kv_version
 from vaultlet.errors import UserError
 
 SECRET_ENGINES = {
     "aws": "vaultlet.engines.secrets.aws.backend:AwsBackend",
-    "kv": "vaultlet.engines.secrets.kv:KVBackend",
+    "kv": "vaultlet.engines.secrets.kv.v1:KVBackend",
+    "generic": "vaultlet.engines.secrets.kv.v1:KVBackend",  # Vault's old name of kv
 }
+KV_V2 = "vaultlet.engines.secrets.kv.backend:KVv2Backend"
 
 AUTH_METHODS: dict[str, str] = {
     "approle": "vaultlet.engines.auth.approle.backend:AppRoleBackend",
@@ -21,8 +24,11 @@ def _load(reference: str):
     return getattr(importlib.import_module(module_name), class_name)
 
 
-def secret_engine(engine_type: str):
+def secret_engine(engine_type: str, options: dict | None = None):
+    """The backend class of a mount type; a KV mount's ``options.version`` picks v1 or v2."""
     reference = SECRET_ENGINES.get(engine_type)
+    if engine_type in KV_TYPES and kv_version(options) == 2:
+        reference = KV_V2
     if reference is None:
         raise UserError(f"plugin not found in the catalog: {engine_type}")
     return _load(reference)

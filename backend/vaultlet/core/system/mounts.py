@@ -14,6 +14,7 @@ from vaultlet.core.mounts import (
 )
 from vaultlet.durations import DurationError, parse_duration
 from vaultlet.engines import registry
+from vaultlet.engines.secrets.kv import KV_TYPES, kv_version
 from vaultlet.errors import UserError
 from vaultlet.framework.fields import BOOL, MAP, STRING, Field
 from vaultlet.framework.path import Path
@@ -78,10 +79,12 @@ def _enable(backend, fields, mount_class: str) -> None:
     if not engine_type:
         raise UserError("backend type must be specified as a string")
     _check_mountable(path, mount_class)
+    options = fields["options"] or None
     if mount_class == AUTH_CLASS:
         registry.auth_method(engine_type)
     else:
-        registry.secret_engine(engine_type)
+        engine_type, options = _kv_alias(engine_type, options)
+        registry.secret_engine(engine_type, options)
     accessor_prefix = f"auth_{engine_type}" if mount_class == AUTH_CLASS else engine_type
     entry = MountEntry(
         path=path,
@@ -90,7 +93,7 @@ def _enable(backend, fields, mount_class: str) -> None:
         description=fields["description"],
         accessor=new_accessor(accessor_prefix),
         config=_ttl_config(fields["config"]),
-        options=fields["options"] or None,
+        options=options,
         local=fields["local"],
         seal_wrap=fields["seal_wrap"],
     )
@@ -189,8 +192,33 @@ def tune_write(backend, request, fields) -> None:
     if "description" in fields:
         entry.description = fields["description"]
     if "options" in fields and fields["options"]:
-        entry.options = {**(entry.options or {}), **fields["options"]}
+        options = {**(entry.options or {}), **fields["options"]}
+        if entry.type in KV_TYPES:
+            _check_kv_retune(entry.options, options)
+        entry.options = options
     table.replace(entry)
+
+
+def _kv_alias(engine_type: str, options: dict | None) -> tuple[str, dict | None]:
+    """``kv-v2`` is Vault's name for a ``kv`` mount with ``options.version`` 2."""
+    if engine_type == "kv-v2":
+        return "kv", {**(options or {}), "version": "2"}
+    if engine_type in KV_TYPES and options and "version" in options:
+        return engine_type, {**options, "version": str(kv_version(options))}
+    return engine_type, options
+
+
+def _check_kv_retune(current: dict | None, wanted: dict) -> None:
+    before, after = kv_version(current), kv_version(wanted)
+    if after < before:
+        raise UserError(f"cannot downgrade mount from version {before}")
+    if after > before:
+        # Vault upgrades a v1 mount's data in place; vaultlet does not (yet), and says so
+        # rather than serving an empty v2 mount over the v1 data.
+        raise UserError(
+            "upgrading a KV version 1 mount to version 2 in place is not supported by vaultlet: "
+            "enable a new kv-v2 mount and copy the secrets"
+        )
 
 
 _TUNE_FIELDS = {

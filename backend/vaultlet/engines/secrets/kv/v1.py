@@ -27,22 +27,31 @@ def kv_read(backend, request, fields) -> Response:
     stored = backend.storage.get(DATA_PREFIX + fields["path"])
     if stored is None:
         raise NotFound()
-    response = Response(data=stored)
+    # Agents re-read at lease_duration: the secret's own ttl, else the mount's default TTL.
+    response = Response(data=stored, lease_duration=_mount_ttl(backend))
     if "ttl" in stored:
         with contextlib.suppress(DurationError):
             response.lease_duration = parse_duration(stored["ttl"])
     return response
 
 
+def _mount_ttl(backend) -> int:
+    return int(backend.context.mount_config.get("default_lease_ttl") or 0) or (
+        backend.context.system.default_lease_ttl
+    )
+
+
 def kv_write(backend, request, fields) -> None:
-    if not fields.raw:
-        raise UserError("no data provided")
-    if "ttl" in fields.raw:
+    # The body as sent: a key named "path" is data too (fields.raw has the URL's path there).
+    data = dict(request.data)
+    if not data:
+        raise UserError("missing data fields")
+    if "ttl" in data:
         try:
-            parse_duration(fields.raw["ttl"])
+            parse_duration(data["ttl"])
         except DurationError as error:
             raise UserError(f'failed to parse "ttl": {error}') from None
-    backend.storage.put(DATA_PREFIX + fields["path"], {k: v for k, v in fields.raw.items() if k != "path"})
+    backend.storage.put(DATA_PREFIX + fields["path"], data)
 
 
 def kv_delete(backend, request, fields) -> None:
