@@ -30,6 +30,7 @@ def main() -> int:
         core_bench.run(vaultlet, openbao, duration)
         aws_bench.run(vaultlet, workdir, duration)
         acl_bench.run(workdir, duration)
+        acl_bench.check_rate()
         terraform_bench.run(workdir)
     finally:
         vaultlet.stop()

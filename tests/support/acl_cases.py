@@ -14,6 +14,8 @@ import json
 import random
 from dataclasses import dataclass
 
+from vaultlet.core.acl import Policy, parse_policy
+
 # The two policies behind the precedence table in vault-core.md §4.3 (openbao-captures/pA.hcl, pB.hcl).
 PA = """
 path "aws-production/creds/*" { capabilities = ["read"] }
@@ -796,3 +798,36 @@ ACCEPTED_ODDITIES: dict[str, str] = {
     "unknown-template-selector": 'path "x/{{identity.entity.bogus}}" { capabilities = ["read"] }',
     "scan-capability": 'path "x/*" { capabilities = ["scan"] }',
 }
+
+
+# Four rule shapes, and a path that each one grants. Rule i of policy n sits on mount n % 7.
+SYNTHETIC_RULES = ("{m}/data/app-{i}", "{m}/data/app-{i}/*", "{m}/+/team-{i}", "{m}/creds/role-{i}*")
+SYNTHETIC_PATHS = ("{m}/data/app-{i}", "{m}/data/app-{i}/config/x", "{m}/kv/team-{i}", "{m}/creds/role-{i}-x")
+
+
+def _synthetic(shapes: tuple[str, ...], number: int, rule: int, rules_each: int) -> str:
+    return shapes[rule % len(shapes)].format(m=f"mount{number % 7}", i=number * rules_each + rule)
+
+
+def synthetic_policies(count: int = 20, rules_each: int = 10) -> list[Policy]:
+    policies = []
+    for number in range(count):
+        patterns = [_synthetic(SYNTHETIC_RULES, number, rule, rules_each) for rule in range(rules_each)]
+        blocks = [f'path "{pattern}" {{ capabilities = ["read", "list"] }}' for pattern in patterns]
+        policies.append(parse_policy(f"policy-{number}", "\n".join(blocks)))
+    return policies
+
+
+def synthetic_paths(count: int, policies: int = 20, rules_each: int = 10) -> list[str]:
+    """Paths that some rule matches, plus one in four that nothing matches."""
+    rng = random.Random(7)
+    paths = []
+    for _ in range(count):
+        number, rule = rng.randrange(policies), rng.randrange(rules_each)
+        if rng.random() < 0.25:
+            paths.append(f"mount{rng.randrange(7)}/elsewhere/{rng.randrange(1000)}")
+        else:
+            paths.append(
+                SYNTHETIC_PATHS[rule % 4].format(m=f"mount{number % 7}", i=number * rules_each + rule)
+            )
+    return paths

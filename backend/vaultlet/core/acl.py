@@ -169,6 +169,8 @@ _OPERATION_CAPABILITY: dict[str, int] = {
     "rollback": UPDATE,
 }
 _HELP_OPERATION = "help"
+# Operations whose request parameters the allowed/denied/required rules govern (Vault's list).
+_PARAMETER_CHECKED = frozenset(("read", "create", "update", "patch"))
 
 _TOP_LEVEL_KEYS = ("name", "path")
 _PATH_KEYS = (
@@ -408,7 +410,7 @@ def _capability_bits(key: str, capabilities: list[str]) -> tuple[int, tuple[str,
 
 
 def _with_options(rule: PathRule, key: str, body: dict[str, Any]) -> PathRule:
-    """Parameters and wrapping limits: parsed and kept, not yet enforced."""
+    """Parameter rules (enforced by `ACL.check`) and wrapping limits."""
     min_ttl = _wrapping_ttl(body, "min_wrapping_ttl")
     max_ttl = _wrapping_ttl(body, "max_wrapping_ttl")
     if min_ttl and max_ttl and max_ttl < min_ttl:
@@ -517,7 +519,8 @@ class _Grant:
 
     bits: int = 0
     granted_by: dict[int, list[str]] = field(default_factory=dict)  # capability bit -> policy names
-    rules: list[PathRule] = field(default_factory=list)  # kept for parameter checks
+    rules: list[PathRule] = field(default_factory=list)
+    parameters: ParameterRules = field(default_factory=lambda: ParameterRules())
 
     def merge(self, policy_name: str, rule: PathRule) -> None:
         if self.bits & DENY:
@@ -527,9 +530,99 @@ class _Grant:
             self.bits = DENY
             return
         self.bits |= rule.bits
+        self.parameters = self.parameters.merged_with(rule)
         for bit in CAPABILITY_BITS.values():
             if rule.bits & bit and policy_name not in self.granted_by.setdefault(bit, []):
                 self.granted_by[bit].append(policy_name)
+
+
+@dataclass(frozen=True)
+class ParameterRules:
+    """``required_parameters``, ``allowed_parameters`` and ``denied_parameters`` of one pattern,
+    merged across policies as Vault's ``NewACL`` merges them: required names add up; for
+    allowed and denied, a key's value lists are concatenated, and an empty list (any value)
+    on either side wins."""
+
+    required: tuple[str, ...] = ()
+    allowed: Mapping[str, list[Any]] = field(default_factory=dict)
+    denied: Mapping[str, list[Any]] = field(default_factory=dict)
+
+    def merged_with(self, rule: PathRule) -> ParameterRules:
+        required = self.required + tuple(p for p in rule.required_parameters if p not in self.required)
+        return ParameterRules(
+            required=required,
+            allowed=_merge_parameter_maps(self.allowed, rule.allowed_parameters),
+            denied=_merge_parameter_maps(self.denied, rule.denied_parameters),
+        )
+
+    def permit(self, data: Mapping[str, Any]) -> bool:
+        """Vault's ``AllowOperation`` parameter checks, for read, create, update and patch."""
+        if any(name.lower() not in data for name in self.required):
+            return False
+        if not data:
+            return True
+        if "*" in self.denied:
+            return False
+        for name, value in data.items():
+            values = self.denied.get(name.lower())
+            if values is not None and _value_in_list(value, values):
+                return False
+        if not self.allowed or (len(self.allowed) == 1 and "*" in self.allowed):
+            return True
+        allow_any_name = "*" in self.allowed
+        for name, value in data.items():
+            values = self.allowed.get(name.lower())
+            if values is None:
+                if not allow_any_name:
+                    return False
+            elif not _value_in_list(value, values):
+                return False
+        return True
+
+
+def _merge_parameter_maps(
+    current: Mapping[str, list[Any]], added: Mapping[str, list[Any]] | None
+) -> Mapping[str, list[Any]]:
+    if not added:
+        return current
+    merged = dict(current)
+    for name, values in added.items():
+        if name in merged:
+            # An empty list means "any value" and overrides any list it meets.
+            merged[name] = [] if not values or not merged[name] else [*merged[name], *values]
+        else:
+            merged[name] = list(values)
+    return merged
+
+
+def _value_in_list(value: Any, allowed: list[Any]) -> bool:
+    """An empty list holds every value; strings match Vault's globs (``*`` at either end)."""
+    if not allowed:
+        return True
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # Vault decodes JSON numbers as json.Number, which equals no value a policy can hold.
+        return False
+    for candidate in allowed:
+        if isinstance(candidate, str) and isinstance(value, str):
+            if _globbed_match(candidate, value):
+                return True
+        elif candidate == value and type(candidate) is type(value):
+            return True
+    return False
+
+
+def _globbed_match(pattern: str, value: str) -> bool:
+    """Vault's ``strutil.GlobbedStringsMatch``."""
+    if len(pattern) < 2:
+        return pattern == value
+    prefix, suffix = pattern.startswith("*"), pattern.endswith("*")
+    if prefix and suffix:
+        return pattern[1:-1] in value
+    if prefix:
+        return value.endswith(pattern[1:])
+    if suffix:
+        return value.startswith(pattern[:-1])
+    return pattern == value
 
 
 # How specific a glob or segment pattern is; the greatest wins (rules a-e of the module docstring).
@@ -737,8 +830,11 @@ class ACL:
             return ["deny"]
         return sorted(name for name, bit in CAPABILITY_BITS.items() if bits & bit)
 
-    def check(self, path: str, operation: str) -> AuthorizationResult:
-        """May a request with this operation go to this path? `root_privs` is for sudo paths."""
+    def check(self, path: str, operation: str, data: Mapping[str, Any] | None = None) -> AuthorizationResult:
+        """May a request with this operation (and these parameters) go to this path?
+
+        `root_privs` is for sudo paths. The parameter rules apply to read, create, update and
+        patch, as in Vault."""
         if self.is_root:
             return AuthorizationResult(
                 allowed=True, root_privs=True, granting_policies=["root"], is_root=True
@@ -752,6 +848,8 @@ class ACL:
         if grant is None:
             return AuthorizationResult(allowed=False, root_privs=False, granting_policies=[])
         allowed = bool(grant.bits & needed)
+        if allowed and operation in _PARAMETER_CHECKED:
+            allowed = grant.parameters.permit(data or {})
         return AuthorizationResult(
             allowed=allowed,
             root_privs=bool(grant.bits & SUDO),
