@@ -271,7 +271,7 @@ class Core:
     def _admit(self, request: Request, route) -> Backend:
         """Routing, token validation and authorization: the backend to run, or an error."""
         if route is None:
-            self._authenticate(request)
+            self._authenticate_unrouted(request)
             raise UnsupportedPathError(request.path)
         entry, backend, relative = route
         request.mount_path = entry.full_path
@@ -281,7 +281,7 @@ class Core:
         request.relative_path = relative
         mount_help = request.help and relative == ""  # `GET aws/?help=1`: the backend's own help
         if backend.match(relative) is None and not mount_help:
-            self._authenticate(request)
+            self._authenticate_unrouted(request)
             if entry.uuid == "system":
                 raise NotFound("unsupported path")
             raise UnsupportedPathError(request.path)
@@ -294,6 +294,15 @@ class Core:
                 request.operation = backend.resolve_write_operation(request)
             self.authorizer.authorize(request, backend, backend.is_sudo(relative))
         return backend
+
+    def _authenticate_unrouted(self, request: Request) -> None:
+        """A path nothing serves: the ACL speaks first, as in Vault, so a token that may not
+        touch the path learns nothing about what is (or is not) mounted there."""
+        self._authenticate(request)
+        if request.token is not None and not request.help:
+            result = self.authorizer.check(request.token, request.path, request.operation)
+            if not result.allowed:
+                raise PermissionDenied()
 
     def _execute(self, request: Request, backend: Backend) -> Response:
         self.audit.log_request(request)
