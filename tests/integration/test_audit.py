@@ -15,6 +15,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import hvac
 import pytest
 
 from support.access import enable_kv, ok, status_of, token_with, write_policy
@@ -470,5 +471,22 @@ def test_threads_and_processes_append_whole_lines(tmp_path):
             if entry["request"]["path"].startswith(f"{mount}/"):
                 counted[(entry["request"]["id"], entry["type"])] += 1
         assert len(counted) == 2 * len(keys) and set(counted.values()) == {1}
+    finally:
+        server.stop()
+
+
+def test_hvac_enables_a_file_device_with_the_old_path_option(tmp_path):
+    """hvac's enable_audit_device(options={"path": ...}) uses `path`, the old name of file_path."""
+    server = start_vaultlet_dev(tmp_path / "server")
+    try:
+        log = tmp_path / "hvac-audit.log"
+        client = hvac.Client(url=server.address, token=server.root_token)
+        client.sys.enable_audit_device("file", path="hvac", options={"path": str(log)})
+        assert client.sys.list_enabled_audit_devices()["data"]["hvac/"]["options"] == {"path": str(log)}
+        client.sys.read_health_status(method="GET")
+        ok(http(server, "GET", "auth/token/lookup-self"))
+        assert entries(log)[-1]["request"]["path"] == "auth/token/lookup-self"
+        status, body, _ = http(server, "PUT", "sys/audit/none", {"type": "file", "options": {"mode": "0600"}})
+        assert status == 400 and body["errors"] == ["file_path is required"]
     finally:
         server.stop()

@@ -61,7 +61,7 @@ def validate_options(device_type: str, options: dict[str, Any]) -> dict[str, str
         raise UserError(f'unknown backend type: "{device_type}"')
     if any(not isinstance(value, str) for value in options.values()):
         raise UserError("options must be string valued")
-    if not options.get("file_path", "").strip():
+    if not file_path_of(options):
         raise UserError("file_path is required")
     _parse_mode(options.get("mode", ""))
     for name in ("log_raw", "hmac_accessor", "elide_list_responses"):
@@ -69,6 +69,11 @@ def validate_options(device_type: str, options: dict[str, Any]) -> dict[str, str
     if options.get("format", "json") not in ("json", ""):
         raise UserError(f'unsupported format "{options["format"]}": vaultlet writes "json"')
     return dict(options)
+
+
+def file_path_of(options: dict[str, str]) -> str:
+    """``file_path``, or ``path``: its old name, which Vault still reads and hvac still sends."""
+    return (options.get("file_path") or options.get("path") or "").strip()
 
 
 def _parse_mode(text: str) -> int:
@@ -105,7 +110,7 @@ class AuditDevice:
         )
         self.elide_lists = _parse_bool(options, "elide_list_responses", False)
         self.prefix = options.get("prefix", "")
-        self.sink = FileSink(options["file_path"].strip(), _parse_mode(options.get("mode", "")))
+        self.sink = FileSink(file_path_of(options), _parse_mode(options.get("mode", "")))
 
     @property
     def path(self) -> str:
