@@ -40,3 +40,19 @@ def test_unknown_paths_answer_as_openbao(server, openbao, method, template):
     ours, theirs = _statuses(server, method, path, policy), _statuses(openbao, method, path, policy)
     assert ours == theirs
     assert ours["default token"] == 403 and ours["root"] in (404, 405)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("sys/mounts/sys", 'cannot unmount "sys/"'),
+        ("sys/mounts/cubbyhole", 'cannot unmount "cubbyhole/"'),
+        ("sys/auth/token", "token credential backend cannot be disabled"),
+        ("sys/mounts/nothing-mounted-here", None),
+    ],
+)
+def test_built_in_mounts_cannot_be_disabled(server, openbao, path, message):
+    for target in (server, openbao):
+        status, body, _ = http(target, "DELETE", path)
+        assert (status, body["errors"] if body else None) == ((400, [message]) if message else (204, None))
+    assert "sys/" in http(server, "GET", "sys/mounts")[1]["data"]

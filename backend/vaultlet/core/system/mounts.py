@@ -103,6 +103,10 @@ def _enable(backend, fields, mount_class: str) -> None:
 def _disable(backend, fields, mount_class: str) -> None:
     core = backend.core
     path = normalize_mount_path(fields["path"])
+    if mount_class == AUTH_CLASS and path == "token/":
+        raise UserError("token credential backend cannot be disabled")
+    if mount_class == SECRET_CLASS and path.startswith(PROTECTED_PREFIXES):
+        raise UserError(f'cannot unmount "{path}"')
     table = _tables(backend, mount_class)
     entry = table.find(path)
     if entry is None:
