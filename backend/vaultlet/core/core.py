@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from vaultlet import __version__
+from vaultlet import SERVER_VERSION
 from vaultlet.core.expiration import ExpirationManager, RevocationSettings
 from vaultlet.core.hooks import AuditBroker, Authorizer
 from vaultlet.core.mounts import AUTH_CLASS, MountEntry
@@ -175,7 +175,7 @@ class Core:
             "n": 1 if initialized else 0,
             "progress": 0,
             "nonce": "",
-            "version": __version__,
+            "version": SERVER_VERSION,
             "build_date": "",
             "migration": False,
             "recovery_seal": False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from vaultlet import __version__
+from vaultlet import SERVER_VERSION
 from vaultlet.errors import PermissionDenied, UserError
 from vaultlet.framework.fields import BOOL, INT, STRING, Field
 from vaultlet.framework.path import Path
@@ -34,7 +34,7 @@ def health_read(backend, request, fields) -> Response:
         "replication_performance_mode": "unknown" if sealed else "disabled",
         "replication_dr_mode": "unknown" if sealed else "disabled",
         "server_time_utc": int(time.time()),
-        "version": __version__,
+        "version": SERVER_VERSION,
     }
     if not sealed:
         body["cluster_name"] = core.config.cluster_name

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vaultlet import __version__
+from vaultlet import SERVER_VERSION
 from vaultlet.core.authorization import has_access_under
 from vaultlet.errors import NotFound, PermissionDenied
 from vaultlet.framework import openapi
@@ -46,7 +46,7 @@ def openapi_read(backend, request, fields) -> Response:
     for entry in router.all_entries():
         mounted = router.backend(entry)
         by_mount[entry.full_path] = openapi.path_items(entry.full_path, mounted.paths)
-    return Response(raw=openapi.document(by_mount, __version__))
+    return Response(raw=openapi.document(by_mount, SERVER_VERSION))
 
 
 PATHS = [
