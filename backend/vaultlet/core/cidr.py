@@ -26,6 +26,23 @@ def parse_cidrs(values: Iterable[str], field: str) -> list[str]:
     return cleaned
 
 
+def validate_cidr_blocks(values: Iterable[str]) -> list[str]:
+    """CIDR blocks kept as written (AppRole's ``secret_id_bound_cidrs`` and secret-ID lists, which
+    Vault checks with ``net.ParseCIDR``): a bare address is refused, nothing is rewritten."""
+    kept = []
+    for value in values:
+        text = value.strip()
+        try:
+            ipaddress.ip_network(text, strict=False)
+            valid = "/" in text
+        except ValueError:
+            valid = False
+        if not valid:
+            raise UserError(f"failed to validate CIDR blocks: invalid CIDR address: {text}")
+        kept.append(text)
+    return kept
+
+
 def _display(network: _Network) -> str:
     if network.prefixlen == network.max_prefixlen:
         return str(network.network_address)

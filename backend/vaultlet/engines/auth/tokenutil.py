@@ -47,7 +47,7 @@ class TokenSettings:
     token_period: int = 0
     token_num_uses: int = 0
     token_no_default_policy: bool = False
-    token_bound_cidrs: list[str] = field(default_factory=list)
+    token_bound_cidrs: list[str] | None = field(default_factory=list)  # null after a per-field delete
     token_type: str = "default"
 
     def update_token_fields(self, fields) -> None:
@@ -95,7 +95,7 @@ class TokenSettings:
             period=self.token_period,
             num_uses=self.token_num_uses,
             meta=dict(meta or {}),
-            bound_cidrs=list(bound_cidrs if bound_cidrs else self.token_bound_cidrs),
+            bound_cidrs=list(bound_cidrs or self.token_bound_cidrs or []),
             display_name=display_name,
         )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from vaultlet.core.cidr import parse_cidrs
+from vaultlet.core.cidr import validate_cidr_blocks
 from vaultlet.engines.auth.approle.store import RoleEntry
 from vaultlet.engines.auth.tokenutil import TOKEN_FIELDS
 from vaultlet.errors import InternalError, NotFound, UserError
@@ -28,11 +28,12 @@ def role_name(fields) -> str:
     return fields["role_name"].lower()
 
 
-def existing_role(backend, fields) -> RoleEntry:
-    """The role named in the URL, or 400 as Vault answers on sub-paths."""
+def existing_role(backend, fields, missing: type[UserError] | type[NotFound] = UserError) -> RoleEntry:
+    """The role named in the URL, or an error naming it: 400 on most sub-paths (where Vault
+    answers 400 or, for lookups and destroys, 500), 404 where Vault answers 404."""
     role = backend.approle.role(role_name(fields))
     if role is None:
-        raise UserError(f'role "{role_name(fields)}" does not exist')
+        raise missing(f'role "{role_name(fields)}" does not exist')
     return role
 
 
@@ -67,7 +68,8 @@ def role_write(backend, request, fields) -> None:
         if chosen is not None:
             setattr(role, key, fields[chosen])
     role.update_token_fields(fields)
-    role.secret_id_bound_cidrs = parse_cidrs(role.secret_id_bound_cidrs, "secret_id_bound_cidrs")
+    if role.secret_id_bound_cidrs is not None:
+        role.secret_id_bound_cidrs = validate_cidr_blocks(role.secret_id_bound_cidrs)
     previous_role_id = current.role_id if current else None
     if fields["role_id"]:
         _claim_role_id(store, role, fields["role_id"])
@@ -88,6 +90,86 @@ def _validate(role: RoleEntry) -> None:
     if not role.bind_secret_id and not role.secret_id_bound_cidrs and not role.token_bound_cidrs:
         # Vault answers this one with a 500.
         raise InternalError("at least one constraint should be enabled on the role")
+
+
+# Per-field endpoints (``role/<name>/token-ttl`` ...): URL suffix -> the role attribute they
+# read, set and reset. A delete puts the attribute back to what Vault reads after one.
+_PER_FIELD = {
+    "policies": "token_policies",
+    "token-ttl": "token_ttl",
+    "token-max-ttl": "token_max_ttl",
+    "token-num-uses": "token_num_uses",
+    "token-bound-cidrs": "token_bound_cidrs",
+    "period": "token_period",
+    "secret-id-ttl": "secret_id_ttl",
+    "secret-id-num-uses": "secret_id_num_uses",
+    "secret-id-bound-cidrs": "secret_id_bound_cidrs",
+}
+_RESET = {"token_policies": [], "token_bound_cidrs": None, "secret_id_bound_cidrs": None}
+
+
+def _field_read(attribute: str):
+    def read(backend, request, fields) -> Response:
+        role = backend.approle.role(role_name(fields))
+        if role is None:
+            raise NotFound()
+        return Response(data={attribute: getattr(role, attribute)})
+
+    return read
+
+
+def _field_write(attribute: str):
+    def write(backend, request, fields) -> None:
+        store = backend.approle
+        role = existing_role(backend, fields, NotFound)
+        if attribute.startswith("token_"):
+            role.update_token_fields(fields)
+        elif attribute == "secret_id_bound_cidrs":
+            role.secret_id_bound_cidrs = validate_cidr_blocks(fields[attribute])
+        else:
+            setattr(role, attribute, fields[attribute])
+        _validate(role)
+        store.save_role(role, role.role_id)
+
+    return write
+
+
+def _field_delete(attribute: str):
+    def delete(backend, request, fields) -> None:
+        store = backend.approle
+        role = existing_role(backend, fields, NotFound)
+        setattr(role, attribute, _RESET.get(attribute, 0))
+        _validate(role)
+        store.save_role(role, role.role_id)
+
+    return delete
+
+
+def local_secret_ids_read(backend, request, fields) -> Response:
+    role = backend.approle.role(role_name(fields))
+    if role is None:
+        raise NotFound()
+    return Response(data={"local_secret_ids": role.local_secret_ids})
+
+
+def _per_field_paths() -> list[Path]:
+    paths = []
+    for suffix, attribute in _PER_FIELD.items():
+        accepted = {attribute} | ({"policies"} if attribute == "token_policies" else set())
+        accepted |= {"period"} if attribute == "token_period" else set()
+        paths.append(
+            Path(
+                pattern=f"role/{ROLE_NAME}/{suffix}",
+                fields={**_NAME_FIELD, **{name: _ROLE_FIELDS[name] for name in accepted}},
+                operations={
+                    READ: _field_read(attribute),
+                    UPDATE: _field_write(attribute),
+                    DELETE: _field_delete(attribute),
+                },
+                synopsis=f"Read, set or reset the role's {attribute}.",
+            )
+        )
+    return paths
 
 
 def role_delete(backend, request, fields) -> None:
@@ -142,4 +224,11 @@ PATHS = [
         operations={READ: role_id_read, UPDATE: role_id_write},
         synopsis="Read or set the role ID (the non-secret half of a login).",
     ),
+    Path(
+        pattern=f"role/{ROLE_NAME}/local-secret-ids",
+        fields=_NAME_FIELD,
+        operations={READ: local_secret_ids_read},
+        synopsis="Whether the role's secret IDs are local (fixed when the role is created).",
+    ),
+    *_per_field_paths(),
 ]

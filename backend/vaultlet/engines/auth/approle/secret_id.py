@@ -8,10 +8,10 @@ import secrets
 import time
 import uuid
 
-from vaultlet.core.cidr import is_subset, parse_cidrs
+from vaultlet.core.cidr import is_subset, validate_cidr_blocks
 from vaultlet.engines.auth.approle.role import ROLE_NAME, existing_role
 from vaultlet.engines.auth.approle.store import RoleEntry, SecretIdEntry
-from vaultlet.errors import UserError
+from vaultlet.errors import NotFound, UserError
 from vaultlet.framework.fields import COMMA_STRING_SLICE, DURATION, INT, STRING, Field
 from vaultlet.framework.path import Path
 from vaultlet.framework.request import DELETE, LIST, UPDATE, Response, list_response
@@ -32,7 +32,7 @@ def custom(backend, request, fields) -> Response:
 
 def _register(backend, fields, secret_id: str) -> Response:
     store = backend.approle
-    role = existing_role(backend, fields)
+    role = existing_role(backend, fields, NotFound)
     if not role.bind_secret_id:
         raise UserError("bind_secret_id is not set on the role")
     now = time.time()
@@ -98,7 +98,7 @@ def _metadata(text: str) -> dict[str, str]:
 
 def _bounded_cidrs(requested: list[str], role_cidrs: list[str], field: str) -> list[str]:
     """A secret ID may narrow the role's CIDR binding, never widen it."""
-    cidrs = parse_cidrs(requested, field)
+    cidrs = validate_cidr_blocks(requested)
     if cidrs and role_cidrs and not is_subset(cidrs, role_cidrs):
         raise UserError(
             f"failed to verify the CIDR restrictions set on the secret ID: "

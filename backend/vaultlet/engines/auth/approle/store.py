@@ -39,7 +39,7 @@ class RoleEntry(TokenSettings):
     name: str
     role_id: str
     bind_secret_id: bool = True
-    secret_id_bound_cidrs: list[str] = field(default_factory=list)
+    secret_id_bound_cidrs: list[str] | None = None  # Vault reads an unset list back as null
     secret_id_num_uses: int = 0
     secret_id_ttl: int = 0
     local_secret_ids: bool = False
