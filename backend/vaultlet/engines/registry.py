@@ -13,6 +13,7 @@ SECRET_ENGINES = {
 
 AUTH_METHODS: dict[str, str] = {
     "approle": "vaultlet.engines.auth.approle.backend:AppRoleBackend",
+    "kubernetes": "vaultlet.engines.auth.kubernetes.backend:KubernetesBackend",
 }
 
 
