@@ -143,6 +143,7 @@ class KubeApiServerStandIn:
                 "iat": now,
                 "nbf": now,
                 "exp": now + ttl,
+                "jti": str(uuid.uuid4()),  # two tokens issued in the same second still differ
                 "kubernetes.io": {
                     "namespace": account.namespace,
                     "serviceaccount": {"name": account.name, "uid": account.uid},

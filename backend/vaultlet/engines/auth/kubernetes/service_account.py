@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from vaultlet.errors import PermissionDenied
 
@@ -115,8 +116,10 @@ def _unverified(token: str) -> dict:
 
 
 def _verified(token: str, public_keys: list) -> dict:
-    """Any configured key may have signed it (Kubernetes rotates its signing keys)."""
-    for key in public_keys:
+    """Any configured key of the token's kind may have signed it (Kubernetes rotates keys)."""
+    algorithm = jwt.get_unverified_header(token).get("alg", "")
+    kind = ec.EllipticCurvePublicKey if algorithm.startswith("ES") else rsa.RSAPublicKey
+    for key in (k for k in public_keys if isinstance(k, kind)):
         try:
             return jwt.decode(
                 token,
