@@ -7,6 +7,8 @@ from vaultlet.engines.auth.kubernetes.config import KubeConfig
 from vaultlet.engines.auth.kubernetes.token_review import ApiTokenReviewer, TokenReviewer
 from vaultlet.framework.backend import Backend
 
+_MAX_REVIEWERS = 4  # configurations seen by this process; older ones are dropped
+
 
 class KubernetesBackend(Backend):
     help = (
@@ -15,6 +17,20 @@ class KubernetesBackend(Backend):
     )
     paths = [*login.PATHS, *config.PATHS, *role.PATHS]
 
+    def __init__(self, context):
+        super().__init__(context)
+        self._reviewers: dict[tuple[str, str, str], ApiTokenReviewer] = {}
+
     def token_reviewer(self, settings: KubeConfig) -> TokenReviewer:
-        """The API client a login uses (unit tests of the login logic replace this)."""
-        return ApiTokenReviewer(settings.kubernetes_host, settings.ca_cert(), settings.reviewer_jwt())
+        """The API client a login uses (unit tests of the login logic replace this).
+
+        One per configuration, so its TLS context and connections are reused. The key is the
+        configuration itself (several workers share the storage; a change anywhere shows here).
+        """
+        key = (settings.kubernetes_host, settings.ca_cert(), settings.reviewer_jwt())
+        reviewer = self._reviewers.get(key)
+        if reviewer is None:
+            if len(self._reviewers) >= _MAX_REVIEWERS:
+                self._reviewers.clear()
+            reviewer = self._reviewers[key] = ApiTokenReviewer(*key)
+        return reviewer
