@@ -345,6 +345,7 @@ def _sequence(kube, mount: str, dead_port: int):
         ("login other account", "POST", login, {"role": ROLE, "jwt": jwt_for(stranger)}, False),
         ("login other namespace", "POST", login, {"role": ROLE, "jwt": jwt_for(outsider)}, False),
         ("login expired", "POST", login, {"role": ROLE, "jwt": jwt_for(account, ttl=-300)}, False),
+        ("login not yet valid", "POST", login, {"role": ROLE, "jwt": jwt_for(account, starts_in=600)}, False),
         ("login wrong audience", "POST", login, {"role": ROLE, "jwt": kube.issue_token(account)}, False),
         ("login rejected by the API", "POST", login, {"role": ROLE, "jwt": revoked}, False),
         ("login garbage", "POST", login, {"role": ROLE, "jwt": "not.a.jwt"}, False),

@@ -123,6 +123,7 @@ class KubeApiServerStandIn:
         ttl: int = 3600,
         legacy: bool = False,
         secret_name: str = "",
+        starts_in: int = 0,
     ) -> str:
         """A service-account JWT signed with this API server's key."""
         now = int(time.time())
@@ -141,7 +142,7 @@ class KubeApiServerStandIn:
                 "sub": account.username,
                 "aud": audiences or API_AUDIENCES,
                 "iat": now,
-                "nbf": now,
+                "nbf": now + starts_in,
                 "exp": now + ttl,
                 "jti": str(uuid.uuid4()),  # two tokens issued in the same second still differ
                 "kubernetes.io": {
