@@ -18,6 +18,8 @@ import pytest
 from support.access import ok, unique, write_policy
 from support.kube_apiserver import API_AUDIENCES, TOKEN_REVIEW_PATH, KubeApiServerStandIn
 from support.processes import bao, free_port, http, start_openbao_dev, start_vaultlet_dev
+from support.tls import self_signed_certificate
+from vaultlet.engines.auth.kubernetes.token_review import ApiTokenReviewer, ReviewedAccount, ReviewFailed
 
 ROLE = "my-app"
 
@@ -61,6 +63,30 @@ def client(vault) -> hvac.Client:
 
 def _new_reviews(kube, before: int):
     return kube.reviews()[before:]
+
+
+# -- the real TokenReview client, straight against the stand-in --------------------------
+
+
+def test_token_review_client_speaks_the_api_servers_protocol(kube, tmp_path):
+    account = kube.service_account("prod-client", ROLE)
+    token = kube.issue_token(account, audiences=["vault", *API_AUDIENCES])
+    client = ApiTokenReviewer(kube.host, kube.ca_pem, reviewer_jwt="")
+    for _ in range(2):  # the second review reuses the kept-alive TLS connection
+        assert client.review(token, ["vault"]) == ReviewedAccount(ROLE, "prod-client", account.uid)
+    assert kube.reviews()[-1].body == {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenReview",
+        "spec": {"token": token, "audiences": ["vault"]},
+    }
+    with pytest.raises(ReviewFailed, match="service account unauthorized"):  # 401: a bad bearer
+        ApiTokenReviewer(kube.host, kube.ca_pem, reviewer_jwt="not-a-token").review(token, [])
+    with pytest.raises(ReviewFailed, match="jwt not valid|rejected the token"):
+        client.review(token, ["another-audience"])
+    other_ca, _key = self_signed_certificate(tmp_path)  # TLS is really verified against the CA
+    with pytest.raises(ReviewFailed, match="unreachable") as untrusted:
+        ApiTokenReviewer(kube.host, other_ca.read_text(), reviewer_jwt="").review(token, [])
+    assert token not in str(untrusted.value)
 
 
 # -- logins that succeed ----------------------------------------------------------------
