@@ -150,6 +150,10 @@ class KubeApiServerStandIn:
                     "serviceaccount": {"name": account.name, "uid": account.uid},
                 },
             }
+        return self.sign(claims)
+
+    def sign(self, claims: dict) -> str:
+        """Any claims, signed with this API server's key (for tokens no real one would issue)."""
         return jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": "standin"})
 
     def revoke_token(self, token: str) -> None:

@@ -341,6 +341,24 @@ def test_login_is_denied_unless_the_reviewer_vouches_for_the_same_account(backen
     assert denied.value.messages == ["permission denied"]
 
 
+@pytest.mark.parametrize("source", ["serviceaccount_uid", "serviceaccount_name"])
+def test_a_jwt_naming_no_service_account_is_denied(backend, source):
+    _call(
+        backend,
+        "update",
+        "role/anyone",
+        {
+            "bound_service_account_names": "*",
+            "bound_service_account_namespaces": "*",
+            "alias_name_source": source,
+        },
+    )
+    token = jwt.encode({"sub": "someone", "exp": int(time.time()) + 60}, KEY, algorithm="RS256")
+    with pytest.raises(PermissionDenied) as denied:
+        _call(backend, "update", "login", {"role": "anyone", "jwt": token})
+    assert denied.value.messages == ["permission denied"] and backend.reviewer.calls == []
+
+
 def test_bindings_are_checked_before_the_api_server_is_asked(backend):
     with pytest.raises(LoginDenied, match="namespace not authorized"):
         _call(backend, "update", "login", {"role": "my-app", "jwt": sa_token(namespace="dev")})

@@ -16,7 +16,7 @@ from vaultlet.engines.auth.kubernetes.service_account import (
     check_bindings,
     validated_claims,
 )
-from vaultlet.engines.auth.kubernetes.token_review import ReviewFailed
+from vaultlet.engines.auth.kubernetes.token_review import ReviewedAccount, ReviewFailed
 from vaultlet.errors import InternalError, PermissionDenied, UserError
 from vaultlet.framework.fields import STRING, Field
 from vaultlet.framework.path import Path
@@ -58,12 +58,13 @@ def _account_from_jwt(token: str, role: KubeRole, config: KubeConfig) -> Service
 
 def alias_name(role: KubeRole, account: ServiceAccount) -> str:
     """The entity alias's name Vault would use (vaultlet has no identity store to keep it in)."""
+    # A JWT without the service-account claims cannot name one: OpenBao answers a plain 403.
     if role.alias_name_source == ALIAS_BY_NAME:
         if not account.namespace or not account.name:
-            raise InternalError("service account namespace and name must be set")
+            raise PermissionDenied()
         return f"{account.namespace}/{account.name}"
     if not account.uid:
-        raise InternalError("could not parse UID from claims")
+        raise PermissionDenied()
     return account.uid
 
 
@@ -75,22 +76,25 @@ def _review(backend, config: KubeConfig, token: str, role: KubeRole, account: Se
     except ReviewFailed as failure:
         backend.logger.warning("kubernetes login at %s denied: %s", backend.context.mount_path, failure)
         raise PermissionDenied() from None
-    mismatch = (
-        "JWT names did not match"
-        if reviewed.name != account.name
-        else "JWT UIDs did not match"
-        if reviewed.uid != account.uid
-        else "JWT namespaces did not match"
-        if reviewed.namespace != account.namespace
-        else ""
-    )
+    mismatch = _mismatch(reviewed, account)
     if mismatch:
         backend.logger.warning("kubernetes login at %s denied: %s", backend.context.mount_path, mismatch)
         raise PermissionDenied()
 
 
+def _mismatch(reviewed: ReviewedAccount, account: ServiceAccount) -> str:
+    """Why the account the API server vouched for is not the one the JWT names ("" if it is)."""
+    if reviewed.name != account.name:
+        return "JWT names did not match"
+    if reviewed.uid != account.uid:
+        return "JWT UIDs did not match"
+    if reviewed.namespace != account.namespace:
+        return "JWT namespaces did not match"
+    return ""
+
+
 def _token_request(backend, role_name: str, role: KubeRole, account: ServiceAccount):
-    request = role.token_request(
+    return role.token_request(
         backend.context.mount_config,
         meta={
             "role": role_name,
@@ -101,7 +105,6 @@ def _token_request(backend, role_name: str, role: KubeRole, account: ServiceAcco
         },
         display_name=f"{account.namespace}-{account.name}",
     )
-    return request
 
 
 PATHS = [
