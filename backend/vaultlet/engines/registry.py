@@ -16,6 +16,7 @@ KV_V2 = "vaultlet.engines.secrets.kv.backend:KVv2Backend"
 
 AUTH_METHODS: dict[str, str] = {
     "approle": "vaultlet.engines.auth.approle.backend:AppRoleBackend",
+    "kubernetes": "vaultlet.engines.auth.kubernetes.backend:KubernetesBackend",
 }
 
 

@@ -1,0 +1,1 @@
+"""Kubernetes: pods log in with their service-account JWT (Vault's ``kubernetes`` auth method)."""
