@@ -153,6 +153,8 @@ def test_sign_in_see_revoke_and_permission_denied(dev_server, browser):
     user_name = caller_arn(SimpleNamespace(endpoint=moto_endpoint), user_lease["data"]).rsplit("/", 1)[1]
     assert user_name in [u["UserName"] for u in iam.list_users()["Users"]]
     demo_leases = [_issue(server, "aws/creds/demo")["lease_id"] for _ in range(2)]
+    hostile = "<img src=x onerror=alert(1)>"  # API strings are shown as text, never parsed as HTML
+    assert http(server, "POST", "sys/mounts/kv-html", {"type": "kv", "description": hostile})[0] == 204
 
     _sign_in(browser, server, "root")
     assert browser.execute_script("return window.location.href").find("root") == -1  # token not in the URL
@@ -162,6 +164,8 @@ def test_sign_in_see_revoke_and_permission_denied(dev_server, browser):
     page = browser.find_element(By.TAG_NAME, "body").text
     assert "aws/creds/deployer/" in page and "1 active" in page and "2 active" in page
     assert "deployer, demo" in page or "demo, deployer" in page  # the aws/ mount's roles
+    assert hostile in browser.find_element(By.ID, "mounts").text
+    assert browser.find_elements(By.CSS_SELECTOR, "#mounts img") == []
     bars = browser.find_elements(By.CSS_SELECTOR, "#chart rect.bar")
     assert len(bars) == 25 and browser.find_elements(By.CSS_SELECTOR, "#chart text.value")
     assert browser.find_element(By.ID, "lease-count").text.isdigit()
