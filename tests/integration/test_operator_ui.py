@@ -144,8 +144,11 @@ def test_operator_page_headers_and_redirect(dev_server):
     assert http(dev_server, "GET", "sys/health", token=None)[0] == 200  # the API is untouched
 
 
-def test_sign_in_see_revoke_and_permission_denied(dev_server, browser):
+def test_sign_in_see_revoke_and_permission_denied(dev_server, browser, tmp_path):
     server = dev_server
+    audit_log = tmp_path / "audit.log"
+    device = {"type": "file", "options": {"file_path": str(audit_log)}}
+    assert http(server, "PUT", "sys/audit/ui-file", device)[0] == 204
     moto_endpoint, iam = _moto_iam(server)
     role = {"credential_type": "iam_user", "policy_document": ADMIN_POLICY}
     assert http(server, "POST", "aws/roles/deployer", role)[0] == 204
@@ -169,6 +172,10 @@ def test_sign_in_see_revoke_and_permission_denied(dev_server, browser):
     bars = browser.find_elements(By.CSS_SELECTOR, "#chart rect.bar")
     assert len(bars) == 25 and browser.find_elements(By.CSS_SELECTOR, "#chart text.value")
     assert browser.find_element(By.ID, "lease-count").text.isdigit()
+    audit = browser.find_element(By.ID, "audit").text
+    assert "ui-file/" in audit and str(audit_log) in audit
+    assert browser.find_element(By.ID, "audit-count").text == "1"
+    assert browser.find_element(By.ID, "irrevocable").text == "None."
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "operator-page-signed-in.png"))
 

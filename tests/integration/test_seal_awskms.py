@@ -18,12 +18,13 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+import subprocess
 import time
 
 import boto3
 import pytest
 
-from support.processes import bao, free_port, http, start_moto, start_vaultlet_config
+from support.processes import VENV_BIN, bao, free_port, http, start_moto, start_vaultlet_config
 from vaultlet.storage.seals.awskms import WRAPPED_KEY_RECORD
 
 CONFIG = """
@@ -176,3 +177,38 @@ def _assert_no_plaintext_root_key(db_path, kms):
     for _key, value in rows:
         blob = bytes(value)
         assert not any(encoded in blob for encoded in encodings)
+
+
+def test_awskms_from_vaults_environment_variables_with_the_vaultlet_cli(tmp_path, moto):
+    """No seal block: VAULT_SEAL_TYPE, VAULT_AWSKMS_SEAL_KEY_ID and AWS_KMS_ENDPOINT, as Vault reads
+    them; `vaultlet operator init` (which asks for no recovery keys) initialises it."""
+    bootstrap = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    key_id = _client(moto, "kms", bootstrap).create_key()["KeyMetadata"]["KeyId"]
+    port = free_port()
+    config = CONFIG.format(db=tmp_path / "vaultlet.db", port=port, key_id="", endpoint="")
+    config = config[: config.index('seal "awskms"')] + "workers = 1\n"
+    env = {
+        "VAULT_SEAL_TYPE": "awskms",
+        "VAULT_AWSKMS_SEAL_KEY_ID": key_id,
+        "AWS_KMS_ENDPOINT": moto.endpoint,
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    server = start_vaultlet_config(tmp_path, config, "", port, env=env)
+    try:
+        assert http(server, "GET", "sys/seal-status", token=None)[1]["type"] == "awskms"
+        result = subprocess.run(
+            [str(VENV_BIN / "vaultlet"), "operator", "init", "-format=json"],
+            env=server.client_env("", VAULT_TOKEN=""),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        answer = json.loads(result.stdout)
+        assert answer["unseal_keys_b64"] == [] and answer["root_token"]
+        server.root_token = answer["root_token"]
+        assert http(server, "GET", "auth/token/lookup-self")[0] == 200
+    finally:
+        server.stop()
