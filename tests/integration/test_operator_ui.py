@@ -109,6 +109,7 @@ def _confirm_dialog(driver, expected_target: str, answer: str) -> None:
     dialog = driver.find_element(By.ID, "confirm")
     WebDriverWait(driver, 10).until(lambda _d: dialog.get_attribute("open") is not None)
     assert driver.find_element(By.ID, "confirm-target").text == expected_target
+    driver.save_screenshot(str(ARTIFACTS / "operator-page-confirm.png"))
     driver.find_element(By.ID, "confirm-ok" if answer == "ok" else "confirm-cancel").click()
 
 
