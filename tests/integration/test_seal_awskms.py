@@ -105,6 +105,16 @@ def test_awskms_seal_init_unseal_restart_and_disabled_key(tmp_path, moto):
         assert body["initialized"] is False and body["sealed"] is True
         assert http(server, "GET", "sys/health", token=None)[0] == 501
 
+        # KMS Encrypt refused: init fails before anything is written, and can be retried.
+        deny_encrypt = json.dumps(
+            {**DENY_DECRYPT, "Statement": [{**DENY_DECRYPT["Statement"][0], "Action": "kms:Encrypt"}]}
+        )
+        iam.put_user_policy(UserName="vaultlet-seal", PolicyName="deny", PolicyDocument=deny_encrypt)
+        status, body, _ = http(server, "PUT", "sys/init", {"recovery_shares": 0}, token=None)
+        assert status == 500 and "KMS Encrypt of the new root key failed" in body["errors"][0]
+        assert http(server, "GET", "sys/init", token=None)[1] == {"initialized": False}
+        iam.delete_user_policy(UserName="vaultlet-seal", PolicyName="deny")
+
         # Vault's CLI asks for 5 recovery keys by default; vaultlet has none to give.
         refused = bao(server, "operator", "init", "-format=json", env={"VAULT_TOKEN": ""}, check=False)
         assert refused.returncode != 0 and "-recovery-shares=0" in refused.stderr
@@ -154,9 +164,14 @@ def test_awskms_seal_init_unseal_restart_and_disabled_key(tmp_path, moto):
         assert init["root_token"] not in log and seal_identity["aws_secret_access_key"] not in log
 
         iam.delete_user_policy(UserName="vaultlet-seal", PolicyName="deny")
+
         # Sealed workers ask KMS again every few seconds; no restart needed.
-        assert _wait_for(lambda: http(refused, "GET", "kv/probe")[0] == 200)
-        assert "seal_error" not in http(refused, "GET", "sys/seal-status", token=None)[1]
+        def every_worker_unsealed() -> bool:  # requests land on either worker: ask several times
+            return all(http(refused, "GET", "kv/probe")[0] == 200 for _ in range(8))
+
+        assert _wait_for(every_worker_unsealed, timeout=30)
+        for _ in range(4):
+            assert "seal_error" not in http(refused, "GET", "sys/seal-status", token=None)[1]
     finally:
         refused.stop()
 
