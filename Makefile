@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install terraform-toolchain postgres dev demo test bench lint format clean
+.PHONY: install terraform-toolchain postgres browser deploy-tools dev demo test bench lint format clean
 
 install: $(STAMP)
 
@@ -29,7 +29,13 @@ demo: install  ## start a dev server, issue real (moto) AWS credentials through 
 postgres: ## PostgreSQL server binaries (Debian) for the shared-storage tests
 	scripts/install-postgres.sh
 
-test: install terraform-toolchain postgres  ## every test: unit, API, integration (real servers, real clients)
+browser: ## headless Chromium + chromedriver (Debian) for the operator web page's browser tests
+	scripts/install-browser.sh
+
+deploy-tools: ## systemd-analyze (Debian) for the deployment examples' tests
+	scripts/install-deploy-tools.sh
+
+test: install terraform-toolchain postgres browser deploy-tools  ## every test: unit, API, integration (real servers, real clients)
 	$(PY) -m pytest -q
 
 bench: install  ## throughput and latency figures, against OpenBao in the same run

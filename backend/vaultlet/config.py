@@ -13,6 +13,8 @@ from vaultlet.core.core import SYSTEM_DEFAULT_TTL, CoreConfig
 from vaultlet.core.expiration import RevocationSettings
 from vaultlet.durations import DurationError, parse_go_duration
 from vaultlet.storage.barrier import decode_root_key
+from vaultlet.storage.seals import Seal
+from vaultlet.storage.seals.awskms import AwsKmsSeal
 
 SEAL_KEY_ENV = "VAULTLET_SEAL_KEY"
 
@@ -31,20 +33,23 @@ class ListenerConfig:
 
 
 @dataclass
-class SealConfig:
-    """Where the root (seal) key comes from: a file, the environment, or memory (dev)."""
+class SealConfig(Seal):
+    """``seal "file"``: the root key comes from a file, the environment, or memory (dev)."""
 
     key_file: str = ""
     key_env: str = SEAL_KEY_ENV
     in_memory_key: bytes | None = None
 
-    def load_key(self) -> bytes | None:
+    def load_key(self, storage=None) -> bytes | None:
         if self.in_memory_key is not None:
             return self.in_memory_key
         text = os.environ.get(self.key_env, "")
         if not text and self.key_file and os.path.exists(self.key_file):
             text = Path(self.key_file).read_text()
         return decode_key(text) if text.strip() else None
+
+    def keep(self, storage, root_key: bytes, wrapped) -> None:
+        self.store_key(root_key)
 
     def store_key(self, key: bytes) -> bool:
         """Write a newly generated key to the configured file (0600) if it has none yet."""
@@ -67,7 +72,7 @@ def decode_key(text: str) -> bytes:
 class ServerConfig:
     core: CoreConfig
     listener: ListenerConfig = field(default_factory=ListenerConfig)
-    seal: SealConfig = field(default_factory=SealConfig)
+    seal: Seal = field(default_factory=SealConfig)
     workers: int = 2
     threads: int = 16
     log_level: str = "info"
@@ -138,17 +143,32 @@ def _listener(document: dict[str, Any]) -> ListenerConfig:
     )
 
 
-def _seal(document: dict[str, Any], base_dir: Path) -> SealConfig:
+def _seal(document: dict[str, Any], base_dir: Path) -> Seal:
     seals = hcl.blocks(document, "seal")
+    if len(seals) > 1:
+        raise ConfigError("one seal block at most (vaultlet has no seal migration or multi-seal)")
     if not seals:
+        # Vault's alternative to a seal block: VAULT_SEAL_TYPE=awskms plus its variables.
+        if os.environ.get("VAULT_SEAL_TYPE", "") == "awskms":
+            return _awskms({})
         return SealConfig()
     kind, body = seals[0]
+    if kind == "awskms":
+        return _awskms(body)
     if kind != "file":
         raise ConfigError(
-            f'unknown seal type "{kind}" (use seal "file" {{ path = "..." }} or ${SEAL_KEY_ENV})'
+            f'unknown seal type "{kind}" (use seal "file" {{ path = "..." }}, seal "awskms" {{ ... }} '
+            f"or ${SEAL_KEY_ENV})"
         )
     path = body.get("path", "")
     return SealConfig(key_file=str((base_dir / path).resolve()) if path else "")
+
+
+def _awskms(body: dict[str, Any]) -> AwsKmsSeal:
+    try:
+        return AwsKmsSeal.from_block(body)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def load(path: str) -> ServerConfig:

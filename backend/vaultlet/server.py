@@ -84,8 +84,7 @@ def prepare_dev(config: ServerConfig) -> str:
 
 def build_core(config: ServerConfig) -> Core:
     core = Core(config.core)
-    core.key_loader = config.seal.load_key
-    core.key_keeper = config.seal.store_key
+    core.seal_source = config.seal
     core.try_auto_unseal()
     return core
 

@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vaultlet import SERVER_VERSION
@@ -28,6 +27,7 @@ from vaultlet.errors import InternalError, NotFound, PermissionDenied, Sealed, U
 from vaultlet.framework.backend import Backend, UnsupportedPathError
 from vaultlet.framework.request import UPDATE, Request, Response
 from vaultlet.storage.barrier import Barrier, SecureStore, generate_key
+from vaultlet.storage.seals import Seal
 from vaultlet.storage.sql import SQLStorage
 
 log = logging.getLogger("vaultlet.core")
@@ -105,11 +105,11 @@ class Core:
         self.authorizer = Authorizer(self)
         self.audit = AuditBroker(self)
         self.started_at = time.time()
-        # Where the root key comes from when sealed (file/env), and where a key made
-        # by sys/init is kept; set by the server. See config.SealConfig.
-        self.key_loader: Callable[[], bytes | None] | None = None
-        self.key_keeper: Callable[[bytes], bool] | None = None
+        # Where the root key comes from when sealed (file, environment, KMS), and where
+        # a key made by sys/init is kept; set by the server. See storage/seals.
+        self.seal_source: Seal = Seal()
         self._operator_sealed = False
+        self._next_unseal_attempt = 0.0
         self._cluster_id: str | None = None
         self._periodic_stop = threading.Event()
         self._periodic_thread: threading.Thread | None = None
@@ -120,12 +120,17 @@ class Core:
         # Once unsealed the answer cannot change; skip the storage read (sys/health is polled).
         return not self.barrier.sealed or self.barrier.initialized()
 
-    def initialize(self, root_token_id: str | None = None) -> InitResult:
-        """Create the keyring under a fresh root (seal) key and mint the root token."""
+    def initialize(self, root_token_id: str | None = None, *, through_seal: bool = False) -> InitResult:
+        """Create the keyring under a fresh root (seal) key and mint the root token.
+        ``through_seal``: the configured seal keeps the key (KMS-wrapped beside the
+        keyring, in the same transaction; or in the key file once it is written)."""
         if self.initialized():
             raise UserError("Vault is already initialized")
         root_key = generate_key()
-        self.barrier.initialize(root_key)
+        beside = self.seal_source.wrap(root_key) if through_seal else None
+        self.barrier.initialize(root_key, beside)
+        if through_seal:
+            self.seal_source.keep(self.storage, root_key, beside)
         self.barrier.unseal(root_key)
         self.store.put(CLUSTER_KEY, {"id": str(uuid.uuid4())})
         token_id, _entry, _ = self.tokens.create(
@@ -137,9 +142,7 @@ class Core:
         return InitResult(root_key, token_id)
 
     def initialize_via_api(self) -> InitResult:
-        result = self.initialize()
-        if self.key_keeper is not None:
-            self.key_keeper(result.root_key)
+        result = self.initialize(through_seal=True)
         self.start_background()
         return result
 
@@ -155,10 +158,14 @@ class Core:
         and lets every worker follow a sys/init answered by another)."""
         if not self.barrier.sealed:
             return True
-        if self._operator_sealed or self.key_loader is None:
+        if self._operator_sealed or not self.initialized():
             return False
-        key = self.key_loader()
-        if key is None or not self.initialized():
+        now = time.monotonic()
+        if now < self._next_unseal_attempt:
+            return False  # a KMS seal that just failed is not asked again on every request
+        key = self.seal_source.load_key(self.storage)
+        if key is None:
+            self._next_unseal_attempt = now + self.seal_source.retry_interval
             return False
         if not self.unseal(key):
             log.error("the configured seal key does not unseal this storage")
@@ -167,8 +174,9 @@ class Core:
 
     def seal_status(self) -> dict:
         initialized = self.initialized()
+        seal = self.seal_source
         status = {
-            "type": "shamir",
+            "type": seal.type,
             "initialized": initialized,
             "sealed": self.barrier.sealed,
             "t": 1 if initialized else 0,
@@ -178,12 +186,14 @@ class Core:
             "version": SERVER_VERSION,
             "build_date": "",
             "migration": False,
-            "recovery_seal": False,
+            "recovery_seal": seal.auto_unseal,
             "storage_type": "sqlite" if self.storage.is_sqlite else "postgresql",
         }
         if not self.barrier.sealed:
             status["cluster_name"] = self.config.cluster_name
             status["cluster_id"] = self.cluster_id()
+        elif seal.problem and not self._operator_sealed:
+            status["seal_error"] = seal.problem  # vaultlet's own key: why auto-unseal fails
         return status
 
     def cluster_id(self) -> str:

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from vaultlet.errors import NotFound, UnsupportedMediaType, UnsupportedOperation, UserError, VaultError
 from vaultlet.framework.request import DELETE, LIST, PATCH, READ, UPDATE, Request, Response
+from vaultlet.http.webui import register_ui
 
 log = logging.getLogger("vaultlet.http")
 
@@ -44,6 +45,8 @@ def create_app(core, *, max_request_size: int = DEFAULT_MAX_REQUEST_SIZE) -> Fla
             return _render(core.handle(logical), logical)
         except VaultError as error:
             return _error(error.status, error.messages)
+
+    register_ui(app)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exception):

@@ -102,11 +102,13 @@ class Barrier:
     def initialized(self) -> bool:
         return self.storage.get(KEYRING_KEY) is not None
 
-    def initialize(self, root_key: bytes) -> None:
-        """Create the keyring (first data key) under ``root_key``."""
+    def initialize(self, root_key: bytes, beside: dict[str, bytes] | None = None) -> None:
+        """Create the keyring (first data key) under ``root_key``; ``beside`` holds raw
+        records written in the same transaction (an auto-unseal seal's wrapped root key),
+        so that no crash can leave a keyring whose key was never kept."""
         keyring = Keyring(active_term=1, keys={1: generate_key()})
         blob = _seal(AESGCM(root_key), 0, keyring.to_json(), KEYRING_KEY.encode())
-        if not self.storage.put_if_version(KEYRING_KEY, blob, None):
+        if not self.storage.insert_new({KEYRING_KEY: blob, **(beside or {})}):
             raise BarrierError("the barrier is already initialized")
 
     def unseal(self, root_key: bytes) -> bool:

@@ -262,6 +262,15 @@ class SQLStorage:
             self._write(conn, key, value, current)
         return True
 
+    def insert_new(self, records: dict[str, bytes]) -> bool:
+        """Insert every record in one transaction, or none if any of them exists already."""
+        with self.transaction() as conn:
+            if any(self._current_version(conn, key) is not None for key in records):
+                return False
+            for key, value in records.items():
+                self._write(conn, key, value, None)
+        return True
+
     def delete(self, key: str, *, connection: Connection | None = None) -> bool:
         with self._maybe_transaction(connection) as conn:
             result = conn.exec_driver_sql(self._sql("DELETE FROM vault_kv WHERE key = :key"), {"key": key})

@@ -39,6 +39,8 @@ def health_read(backend, request, fields) -> Response:
     if not sealed:
         body["cluster_name"] = core.config.cluster_name
         body["cluster_id"] = core.cluster_id()
+    elif "seal_error" in (seal_status := core.seal_status()):
+        body["seal_error"] = seal_status["seal_error"]
     if not initialized:
         status = fields["uninitcode"]
     elif sealed:
@@ -71,6 +73,8 @@ def init_read(backend, request, fields) -> Response:
 
 
 def init_write(backend, request, fields) -> Response:
+    if backend.core.seal_source.auto_unseal:
+        return _init_auto_unseal(backend, fields)
     shares, threshold = fields["secret_shares"], fields["secret_threshold"]
     if shares != 1 or threshold != 1:
         # vaultlet seals with one root key (kept in a file or the environment),
@@ -86,10 +90,37 @@ def init_write(backend, request, fields) -> Response:
     )
 
 
+def _init_auto_unseal(backend, fields) -> Response:
+    """Under an auto-unseal seal the root key never leaves the seal (Vault's answer has
+    empty ``keys``). Vault would also make recovery keys; vaultlet has nothing they
+    could be used for (no generate-root, no rekey), so asking for them is refused."""
+    if fields["secret_shares"] not in (0, 1) or fields["secret_threshold"] not in (0, 1):
+        raise UserError("secret_shares and secret_threshold do not apply to an auto-unseal seal")
+    if fields["recovery_shares"] or fields["recovery_threshold"]:
+        raise UserError(
+            "vaultlet makes no recovery keys under an auto-unseal seal: "
+            "initialise with -recovery-shares=0 -recovery-threshold=0"
+        )
+    result = backend.core.initialize_via_api()
+    return Response(
+        raw={
+            "keys": [],
+            "keys_base64": [],
+            "recovery_keys": [],
+            "recovery_keys_base64": [],
+            "root_token": result.root_token,
+        }
+    )
+
+
 def unseal_write(backend, request, fields) -> Response:
     core = backend.core
     if fields["reset"]:
         return Response(raw=core.seal_status())
+    if core.seal_source.auto_unseal:
+        raise UserError(
+            f"the {core.seal_source.type} seal unseals the server itself; a sealed server unseals on restart"
+        )
     key = _decode_key(fields["key"])
     if not core.unseal(key):
         raise UserError("Unseal failed, invalid key")
@@ -141,6 +172,8 @@ PATHS = [
         fields={
             "secret_shares": Field(INT, "Number of key shares (vaultlet: 1)", default=1),
             "secret_threshold": Field(INT, "Shares needed to unseal (vaultlet: 1)", default=1),
+            "recovery_shares": Field(INT, "Recovery key shares (auto-unseal; vaultlet: 0)", default=0),
+            "recovery_threshold": Field(INT, "Recovery shares needed (vaultlet: 0)", default=0),
         },
         operations={READ: init_read, UPDATE: init_write},
         unauthenticated=True,
