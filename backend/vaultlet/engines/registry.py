@@ -13,6 +13,9 @@ SECRET_ENGINES = {
 
 AUTH_METHODS: dict[str, str] = {
     "approle": "vaultlet.engines.auth.approle.backend:AppRoleBackend",
+    # Vault registers the same plugin under both names; vaultlet serves JWT login on either.
+    "jwt": "vaultlet.engines.auth.jwt.backend:JwtBackend",
+    "oidc": "vaultlet.engines.auth.jwt.backend:JwtBackend",
 }
 
 
