@@ -190,3 +190,90 @@ class OidcIssuer:
 def unsigned_token(claims: dict[str, Any]) -> str:
     """A JWT with ``alg: none`` and an empty signature, as an attacker would send it."""
     return jwt.encode(claims, None, algorithm="none")
+
+
+class GitHubActionsIdTokenStandIn:
+    """STAND-IN for GitHub Actions' ID-token endpoint (the runner's ``ACTIONS_ID_TOKEN_REQUEST_URL``),
+    which cannot be reached from here. It speaks the same protocol: ``GET <url>&audience=<aud>``
+    with ``Authorization: bearer <ACTIONS_ID_TOKEN_REQUEST_TOKEN>`` answers ``{"value": "<JWT>"}``,
+    the JWT carrying GitHub's claims (``sub`` = ``repo:<owner>/<repo>:ref:<ref>``, ``repository``,
+    ``ref``, ...) and the requested audience, signed by the local :class:`OidcIssuer`.
+    """
+
+    PATH = "/_apis/pipelines/workflows/run-1/idtoken"
+
+    def __init__(self, issuer: OidcIssuer, repository: str = "my-org/my-app", ref: str = "refs/heads/main"):
+        self.issuer, self.repository, self.ref = issuer, repository, ref
+        self.request_token = uuid.uuid4().hex
+        self.requests: list[dict[str, str]] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_port}{self.PATH}?api-version=2.0"
+
+    def claims(self, audience: str) -> dict[str, Any]:
+        owner = self.repository.split("/")[0]
+        return self.issuer.claims(
+            audience=audience or f"https://github.com/{owner}",
+            subject=f"repo:{self.repository}:ref:{self.ref}",
+            repository=self.repository,
+            repository_owner=owner,
+            ref=self.ref,
+            workflow="deploy",
+            event_name="push",
+        )
+
+    def start(self) -> GitHubActionsIdTokenStandIn:
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                from urllib.parse import parse_qs, urlsplit
+
+                parts = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                authorization = self.headers.get("Authorization", "")
+                stand_in.requests.append({"path": parts.path, **query, "authorization": authorization})
+                if authorization.lower() != f"bearer {stand_in.request_token}":
+                    return self._send({"message": "Unauthorized"}, 401)
+                if parts.path != stand_in.PATH or query.get("api-version") != "2.0":
+                    return self._send({"message": "Not Found"}, 404)
+                token = stand_in.issuer.key("RS256").sign(stand_in.claims(query.get("audience", "")))
+                self._send({"count": 1, "value": token})
+
+            def _send(self, body: dict, status: int = 200) -> None:
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> GitHubActionsIdTokenStandIn:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def runner_environment(self) -> dict[str, str]:
+        """What a GitHub-hosted runner sets for a job with ``permissions: id-token: write``."""
+        return {
+            "ACTIONS_ID_TOKEN_REQUEST_URL": self.url,
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.request_token,
+        }
