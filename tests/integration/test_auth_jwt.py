@@ -299,7 +299,10 @@ def test_config_refuses_two_key_sources_and_an_unreachable_jwks(vault, issuer):
     status, body, _ = http(vault, "POST", "auth/cfg/config", both)
     assert (status, body["errors"]) == (
         400,
-        ["exactly one of 'jwt_validation_pubkeys', 'jwks_url' or 'oidc_discovery_url' must be set"],
+        [
+            "exactly one of 'jwt_validation_pubkeys', 'jwks_url', 'jwks_pairs', 'oidc_discovery_url', "
+            "or 'provider_config' must be set"
+        ],
     )
     status, body, _ = http(vault, "POST", "auth/cfg/config", {"jwks_url": "http://127.0.0.1:9/keys"})
     assert (status, body["errors"]) == (400, ["error checking jwks URL"])

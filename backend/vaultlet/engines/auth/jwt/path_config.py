@@ -91,7 +91,8 @@ def config_write(backend, request, fields) -> Response | None:
     sources = [config.oidc_discovery_url, config.jwt_validation_pubkeys, config.jwks_url]
     if sum(1 for source in sources if source) != 1:
         raise UserError(
-            "exactly one of 'jwt_validation_pubkeys', 'jwks_url' or 'oidc_discovery_url' must be set"
+            "exactly one of 'jwt_validation_pubkeys', 'jwks_url', 'jwks_pairs', 'oidc_discovery_url', "
+            "or 'provider_config' must be set"
         )
     if config.oidc_discovery_url:
         _check_discovery(config, response, fields["skip_jwks_validation"])
