@@ -353,3 +353,45 @@ def test_the_jwt_is_hmaced_in_the_audit_log_and_absent_from_the_server_log(vault
     text = audit_file.read_text() + vault.log_text()
     for secret in (good, bad, good.split(".")[1], good.split(".")[2]):
         assert secret not in text
+
+
+# -- TLS issuers, CIDR-bound roles, the oidc type --------------------------------------
+
+
+def test_discovery_over_tls_needs_the_configured_ca(vault, root, tmp_path):
+    from support.tls import self_signed_certificate
+
+    cert, key = self_signed_certificate(tmp_path)
+    with OidcIssuer(algorithms=("ES256",), tls=(cert, key)) as tls_issuer:
+        ok(http(vault, "POST", "sys/auth/tls-jwt", {"type": "jwt"}))
+        status, body, _ = http(vault, "POST", "auth/tls-jwt/config", {"oidc_discovery_url": tls_issuer.url})
+        assert (status, body["errors"]) == (400, ["error checking oidc discovery URL"])  # unknown CA
+        root.auth.jwt.configure(
+            oidc_discovery_url=tls_issuer.url, oidc_discovery_ca_pem=cert.read_text(), path="tls-jwt"
+        )
+        assert root.auth.jwt.read_config(path="tls-jwt")["data"]["status"] == "valid"
+        role = _role(root, mount="tls-jwt")
+        status, body, _ = _login(vault, role, tls_issuer.token(alg="ES256"), "tls-jwt")
+        assert status == 200, body
+
+
+def test_token_bound_cidrs_on_the_role_refuse_other_addresses(vault, root, issuer):
+    elsewhere = _role(root, token_bound_cidrs=["10.1.2.0/24"])
+    status, body, _ = _login(vault, elsewhere, issuer.token())
+    assert (status, body["errors"]) == (403, ["permission denied"])
+    here = _role(root, token_bound_cidrs=["127.0.0.1/32"])
+    status, body, _ = _login(vault, here, issuer.token())
+    assert status == 200
+
+
+def test_the_oidc_type_serves_jwt_logins_at_hvacs_oidc_path(vault, issuer):
+    ok(http(vault, "POST", "sys/auth/oidc", {"type": "oidc"}))
+    client = hvac.Client(url=vault.address, token=vault.root_token)
+    client.auth.oidc.configure(jwks_url=issuer.jwks_url)
+    client.auth.oidc.create_role(
+        "ci", user_claim="sub", allowed_redirect_uris=[], role_type="jwt", bound_audiences=["vaultlet"]
+    )
+    status, body, _ = http(
+        vault, "POST", "auth/oidc/login", {"role": "ci", "jwt": issuer.token()}, token=None
+    )
+    assert status == 200 and body["auth"]["metadata"] == {"role": "ci"}

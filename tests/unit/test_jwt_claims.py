@@ -141,3 +141,27 @@ def test_registered_claims(token, algorithm, expected, error):
     else:
         with pytest.raises(ClaimError, match=error.replace("(", r"\(").replace(")", r"\)")):
             claims.validate_registered(token, algorithm, expected, now=NOW)
+
+
+def test_jwks_refetch_is_rate_bounded_and_keys_expire(monkeypatch):
+    from vaultlet.engines.auth.jwt import jwks_cache
+
+    now = [1000.0]
+    documents = []
+
+    def fake_fetch(url, ca_pem=""):
+        documents.append(url)
+        return {"keys": []}
+
+    monkeypatch.setattr(jwks_cache, "fetch_json", fake_fetch)
+    cache = jwks_cache.JwksCache("https://issuer/jwks", clock=lambda: now[0])
+    cache.keys()
+    assert len(documents) == 1
+    assert cache.refresh() is False  # too soon after the first fetch
+    now[0] += jwks_cache.MIN_REFETCH_INTERVAL
+    assert cache.refresh() is True and len(documents) == 2
+    cache.keys()
+    assert len(documents) == 2  # cached
+    now[0] += jwks_cache.MAX_AGE
+    cache.keys()
+    assert len(documents) == 3  # expired, fetched again
