@@ -395,3 +395,12 @@ def test_the_oidc_type_serves_jwt_logins_at_hvacs_oidc_path(vault, issuer):
         vault, "POST", "auth/oidc/login", {"role": "ci", "jwt": issuer.token()}, token=None
     )
     assert status == 200 and body["auth"]["metadata"] == {"role": "ci"}
+
+
+def test_openapi_and_help_come_from_the_declarations(vault):
+    status, body, _ = http(vault, "GET", "sys/internal/specs/openapi")
+    assert status == 200
+    paths = body["paths"]
+    assert "/auth/jwt/login" in paths and "/auth/jwt/role/{name}" in paths and "/auth/jwt/config" in paths
+    status, body, _ = http(vault, "GET", "auth/jwt/role/x?help=1")
+    assert status == 200 and "bound_claims_type" in body["data"]["help"]
