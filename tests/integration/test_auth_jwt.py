@@ -404,3 +404,41 @@ def test_openapi_and_help_come_from_the_declarations(vault):
     assert "/auth/jwt/login" in paths and "/auth/jwt/role/{name}" in paths and "/auth/jwt/config" in paths
     status, body, _ = http(vault, "GET", "auth/jwt/role/x?help=1")
     assert status == 200 and "bound_claims_type" in body["data"]["help"]
+
+
+def test_every_token_field_of_the_role_shapes_the_token(vault, root, issuer):
+    role = _role(
+        root,
+        token_policies=["deployer"],
+        token_no_default_policy=True,
+        token_num_uses=2,
+        token_period="30m",
+        token_explicit_max_ttl="2h",
+        token_type="service",
+    )
+    status, body, _ = _login(vault, role, issuer.token())
+    assert status == 200, body
+    auth = body["auth"]
+    assert auth["policies"] == ["deployer"] and auth["num_uses"] == 2 and auth["lease_duration"] == 1800
+    # (no default policy: the token may not even look itself up; root does)
+    looked_up = ok(http(vault, "POST", "auth/token/lookup", {"token": auth["client_token"]}))
+    assert looked_up["data"]["period"] == 1800 and looked_up["data"]["explicit_max_ttl"] == 7200
+    # Legacy names, as OpenBao still accepts them.
+    legacy = unique("legacy")
+    ok(
+        http(
+            vault,
+            "POST",
+            f"auth/jwt/role/{legacy}",
+            {"role_type": "jwt", "user_claim": "sub", "bound_subject": "ci-job", "ttl": "5m", "num_uses": 3},
+        )
+    )
+    data = ok(http(vault, "GET", f"auth/jwt/role/{legacy}"))["data"]
+    assert (data["token_ttl"], data["token_num_uses"]) == (300, 3)
+    status, body, _ = http(
+        vault,
+        "POST",
+        f"auth/jwt/role/{unique('batch')}",
+        {"role_type": "jwt", "user_claim": "sub", "bound_subject": "x", "token_type": "batch"},
+    )
+    assert status == 400 and "batch" in body["errors"][0]
