@@ -44,14 +44,16 @@ def servers(tmp_path_factory):
     vaultlet.stop()
 
 
-def _shape(status: int, body: dict | None) -> dict:
-    """What is compared of one answer."""
+def _shape(status: int, body: dict | None, values: bool = False) -> dict:
+    """What is compared of one answer (with ``values``, the whole of ``data``)."""
     if status >= 400:
         return {"status": status, "errors": (body or {}).get("errors")}
     shape: dict = {"status": status}
     if body is None:
         return shape
     shape["data_keys"] = sorted(body["data"]) if body.get("data") else None
+    if values:
+        shape["data"] = body.get("data")
     shape["warnings"] = body.get("warnings")
     if body.get("auth"):
         auth = body["auth"]
@@ -64,10 +66,11 @@ def _shape(status: int, body: dict | None) -> dict:
 
 
 def _both(
-    servers: dict[str, ServerProcess], method: str, path: str, body=None, token: str | None = ""
+    servers: dict[str, ServerProcess], method: str, path: str, body=None, token: str | None = "", values=False
 ) -> dict:
     answers = {
-        name: _shape(*http(server, method, path, body, token=token)[:2]) for name, server in servers.items()
+        name: _shape(*http(server, method, path, body, token=token)[:2], values=values)
+        for name, server in servers.items()
     }
     assert answers["vaultlet"] == answers["openbao"], f"{method} {path}"
     return answers["vaultlet"]
@@ -90,7 +93,7 @@ def test_config_role_and_login_sequence_matches_openbao(servers, issuer):
             == 400
         )
         _both(servers, "POST", f"auth/{mount}/config", config)
-        read = _both(servers, "GET", f"auth/{mount}/config")
+        read = _both(servers, "GET", f"auth/{mount}/config", values=True)
         assert "status" in read["data_keys"]
         _both(servers, "POST", f"auth/{mount}/config", {**config, "jwks_url": issuer.jwks_url})  # two sources
 
@@ -120,7 +123,14 @@ def test_config_role_and_login_sequence_matches_openbao(servers, issuer):
         _both(servers, "POST", f"auth/{mount}/role/bad", {**role, "bound_claims_type": "regex"})
         _both(servers, "POST", f"auth/{mount}/role/bad", {**role, "claim_mappings": {"a": "role"}})
         _both(servers, "POST", f"auth/{mount}/role/bad", {**role, "token_ttl": "2h"})
-        _both(servers, "GET", f"auth/{mount}/role/ci")
+        _both(servers, "GET", f"auth/{mount}/role/ci", values=True)
+        _both(
+            servers,
+            "POST",
+            f"auth/{mount}/role/sub",
+            {"role_type": "jwt", "user_claim": "sub", "bound_subject": "x"},
+        )
+        _both(servers, "GET", f"auth/{mount}/role/sub", values=True)
         _both(servers, "GET", f"auth/{mount}/role/missing")
         _both(servers, "LIST", f"auth/{mount}/role")
 

@@ -72,6 +72,7 @@ class JwtRole(TokenSettings):
     def describe(self) -> dict[str, Any]:
         """``GET role/<name>``, in OpenBao's keys (the browser-flow ones at their zero values)."""
         data = {k: v for k, v in asdict(self).items() if k != "name"}
+        data["bound_audiences"] = self.bound_audiences or None  # Go's nil slice
         data.update(
             callback_mode="client",
             max_age=0,
