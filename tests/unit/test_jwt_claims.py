@@ -165,3 +165,25 @@ def test_jwks_refetch_is_rate_bounded_and_keys_expire(monkeypatch):
     now[0] += jwks_cache.MAX_AGE
     cache.keys()
     assert len(documents) == 3  # expired, fetched again
+
+
+def test_stale_keys_are_kept_while_the_issuer_is_down(monkeypatch):
+    from vaultlet.engines.auth.jwt import jwks_cache
+
+    now = [1000.0]
+    up = [True]
+
+    def fake_fetch(url, ca_pem=""):
+        if not up[0]:
+            raise jwks_cache.FetchError("connection refused")
+        return {"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}  # not an asymmetric key: skipped
+
+    monkeypatch.setattr(jwks_cache, "fetch_json", fake_fetch)
+    cache = jwks_cache.JwksCache("https://issuer/jwks", clock=lambda: now[0])
+    assert cache.keys() == []  # HMAC keys are never used for verification
+    up[0] = False
+    now[0] += jwks_cache.MAX_AGE + 1
+    assert cache.keys() == []  # stale but kept, no exception
+    fresh = jwks_cache.JwksCache("https://other/jwks", clock=lambda: now[0])
+    with pytest.raises(jwks_cache.FetchError, match="get keys failed: connection refused"):
+        fresh.keys()

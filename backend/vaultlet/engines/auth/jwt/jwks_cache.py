@@ -11,6 +11,7 @@ requests to the issuer.
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 import threading
 import time
@@ -23,12 +24,15 @@ from typing import Any
 
 import jwt
 
+log = logging.getLogger("vaultlet.jwt")
+
 DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
 MAX_AGE = 300.0
 MIN_REFETCH_INTERVAL = 1.0
 FETCH_TIMEOUT = 10.0
 _MAX_DOCUMENT_BYTES = 1 << 20
 _MAX_CACHES = 64
+_ASYMMETRIC_KEY_TYPES = ("RSA", "EC", "OKP")
 
 
 class FetchError(Exception):
@@ -95,10 +99,13 @@ class PublishedKey:
 
 
 def parse_jwks(document: dict) -> list[PublishedKey]:
-    """The usable signing keys of a JWKS; keys of unknown types or for encryption are skipped."""
+    """The usable signing keys of a JWKS. Keys for encryption, of unknown types and symmetric
+    (``oct``) keys are skipped: a published "secret" must never verify anything."""
     keys = []
     for entry in document.get("keys") or []:
         if not isinstance(entry, dict) or entry.get("use", "sig") != "sig":
+            continue
+        if entry.get("kty") not in _ASYMMETRIC_KEY_TYPES:
             continue
         try:
             parsed = jwt.PyJWK(entry)
@@ -134,9 +141,20 @@ class JwksCache:
 
     def keys(self) -> list[PublishedKey]:
         with self._lock:
-            if self._keys is None or self._clock() - self._fetched_at >= MAX_AGE:
+            if self._keys is None:
                 self._fetch()
+            elif self._clock() - self._fetched_at >= MAX_AGE:
+                self._refresh_stale()
             return list(self._keys or [])
+
+    def _refresh_stale(self) -> None:
+        """Past MAX_AGE: refetch, but if the issuer is unreachable keep the keys we have (as
+        go-oidc, which never expires them) and try again after MIN_REFETCH_INTERVAL."""
+        try:
+            self._fetch()
+        except FetchError as error:
+            log.warning("keeping cached keys of %s: %s", self.url, error)
+            self._fetched_at = self._clock() - MAX_AGE + MIN_REFETCH_INTERVAL
 
     def refresh(self) -> bool:
         """Refetch now unless the last fetch was under ``MIN_REFETCH_INTERVAL`` ago."""

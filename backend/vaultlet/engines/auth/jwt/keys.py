@@ -9,6 +9,7 @@ algorithms (which would turn a public key into a shared secret) never reach a ke
 
 from __future__ import annotations
 
+import functools
 import json
 
 import jwt
@@ -40,6 +41,12 @@ def parse_public_key(pem: str):
         raise ValueError("error parsing public key: data does not contain any valid public keys") from None
 
 
+@functools.lru_cache(maxsize=64)
+def _parse_all(pems: tuple[str, ...]) -> list:
+    """Parsed once per process per config, not on every login."""
+    return [parse_public_key(pem) for pem in pems]
+
+
 def _header(token: str, prefix: str) -> dict:
     if token.count(".") != 2:
         raise SignatureError(prefix + _THREE_PARTS)
@@ -68,7 +75,7 @@ class StaticKeySet:
     """``jwt_validation_pubkeys``: every configured key is tried."""
 
     def __init__(self, pems: list[str]):
-        self.keys = [parse_public_key(pem) for pem in pems]
+        self.keys = _parse_all(tuple(pems))
 
     def verify(self, token: str) -> tuple[dict, str]:
         header = _header(token, "")
