@@ -442,3 +442,31 @@ def test_every_token_field_of_the_role_shapes_the_token(vault, root, issuer):
         {"role_type": "jwt", "user_claim": "sub", "bound_subject": "x", "token_type": "batch"},
     )
     assert status == 400 and "batch" in body["errors"][0]
+
+
+def test_an_unreachable_issuer_fails_logins_cleanly(vault, root, issuer):
+    from support.processes import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"
+    for mount, config, prefix in (
+        (
+            "dead-jwks",
+            {"jwks_url": dead + "/keys"},
+            "error validating token: error verifying token signature: "
+            "fetching keys oidc: get keys failed Get",
+        ),
+        (
+            "dead-oidc",
+            {"oidc_discovery_url": dead},
+            "error configuring token validator: keyset configuration error: Get",
+        ),
+    ):
+        ok(http(vault, "POST", f"sys/auth/{mount}", {"type": "jwt"}))
+        status, body, _ = http(
+            vault, "POST", f"auth/{mount}/config", {**config, "skip_jwks_validation": True}
+        )
+        assert status == 200 and body["warnings"]
+        role = _role(root, mount=mount)
+        status, body, _ = _login(vault, role, issuer.token(), mount)
+        assert status == 400 and body["errors"][0].startswith(prefix), body
+    assert "Traceback" not in vault.log_text()

@@ -36,7 +36,16 @@ _ASYMMETRIC_KEY_TYPES = ("RSA", "EC", "OKP")
 
 
 class FetchError(Exception):
-    """The issuer could not be reached or sent something unusable (no secrets in the text)."""
+    """The issuer could not be reached or sent something unusable (no secrets in the text).
+    ``transport``: the request itself failed (no HTTP answer)."""
+
+    def __init__(self, message: str, transport: bool = False):
+        super().__init__(message)
+        self.transport = transport
+
+
+class DiscoveryError(FetchError):
+    """The discovery document could not be had: the key set cannot even be set up."""
 
 
 def tls_context(ca_pem: str) -> ssl.SSLContext:
@@ -58,7 +67,7 @@ def fetch_json(url: str, ca_pem: str = "") -> dict:
     except urllib.error.HTTPError as error:
         raise FetchError(f"{error.code} {error.reason}") from None
     except (OSError, ValueError) as error:
-        raise FetchError(f'Get "{url}": {getattr(error, "reason", error)}') from None
+        raise FetchError(f'Get "{url}": {getattr(error, "reason", error)}', transport=True) from None
     if len(body) > _MAX_DOCUMENT_BYTES:
         raise FetchError("response too large")
     try:
@@ -76,16 +85,16 @@ def discover_jwks_url(discovery_url: str, ca_pem: str = "") -> str:
     try:
         document = fetch_json(base + DISCOVERY_SUFFIX, ca_pem)
     except FetchError as error:
-        raise FetchError(f"oidc: failed to get provider: {error}") from None
+        raise DiscoveryError(f"keyset configuration error: {error}") from None
     issuer = document.get("issuer")
     if issuer != discovery_url:
-        raise FetchError(
+        raise DiscoveryError(
             "oidc: issuer did not match the issuer returned by provider, "
             f'expected "{discovery_url}" got "{issuer}"'
         )
     jwks_uri = document.get("jwks_uri")
     if not isinstance(jwks_uri, str) or not jwks_uri:
-        raise FetchError("oidc: provider metadata has no jwks_uri")
+        raise DiscoveryError("oidc: provider metadata has no jwks_uri")
     return jwks_uri
 
 
@@ -134,7 +143,9 @@ class JwksCache:
         try:
             document = fetch_json(jwks_url, self.ca_pem)
         except FetchError as error:
-            raise FetchError(f"fetching keys oidc: get keys failed: {error}") from None
+            # go-oidc's wording: "failed: <status>" for an HTTP answer, "failed <error>" otherwise
+            separator = " " if error.transport else ": "
+            raise FetchError(f"fetching keys oidc: get keys failed{separator}{error}") from None
         self._keys = parse_jwks(document)
         self._fetched_at = self._clock()
         self.fetches += 1

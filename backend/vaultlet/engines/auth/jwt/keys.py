@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from jwt.api_jws import PyJWS
 
 from vaultlet.engines.auth.jwt.claims import SUPPORTED_ALGORITHMS
-from vaultlet.engines.auth.jwt.jwks_cache import FetchError, cache_for
+from vaultlet.engines.auth.jwt.jwks_cache import DiscoveryError, FetchError, cache_for
 
 _JWS = PyJWS(options={"verify_signature": True})
 _MALFORMED = "oidc: malformed jwt: "
@@ -28,6 +28,10 @@ _EXPECTED = "[" + " ".join(f'"{alg}"' for alg in SUPPORTED_ALGORITHMS) + "]"
 
 class SignatureError(ValueError):
     """The signature does not verify, or the token is not a JWS; the text is OpenBao's."""
+
+
+class KeySetError(ValueError):
+    """The key set cannot be set up (OIDC discovery failed)."""
 
 
 def parse_public_key(pem: str):
@@ -107,6 +111,8 @@ class RemoteKeySet:
             # A kid we have never seen means the issuer has rotated: look again (rate bounded).
             if kid and not any(key.kid == kid for key in keys) and self.cache.refresh():
                 keys = self.cache.keys()
+        except DiscoveryError as error:
+            raise KeySetError(str(error)) from None
         except FetchError as error:
             raise SignatureError(str(error)) from None
         for key in keys:

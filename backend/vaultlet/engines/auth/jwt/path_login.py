@@ -68,6 +68,8 @@ def _verified_claims(config, role: JwtRole, token: str) -> dict:
     )
     try:
         all_claims, algorithm = key_set.verify(token)
+    except keys.KeySetError as error:
+        raise UserError(f"error configuring token validator: {error}") from None
     except keys.SignatureError as error:
         raise UserError(f"error validating token: error verifying token signature: {error}") from None
     try:
