@@ -138,37 +138,17 @@ def test_github_actions_id_token_to_env_mode(broker, jwt_auth):
         assert bad_token.returncode != 0 and "HTTP 401" in bad_token.stderr
 
 
-AGENT_CONFIG = """
-pid_file = "./agent.pid"
-auto_auth {
-  method "jwt" {
-    mount_path = "auth/jwt"
-    config = {
-      path                     = "./job.jwt"
-      role                     = "%s"
-      remove_jwt_after_reading = false
-    }
-  }
-  sink "file" { config = { path = "./agent-token" } }
-}
-template_config { exit_on_retry_failure = true }
-template {
-  source      = "./aws-env.ctmpl"
-  destination = "./aws-env.sh"
-  perms       = "0600"
-}
-"""
-
-
 def test_bao_agent_jwt_auto_auth_renders_aws_keys(broker, jwt_auth, tmp_path):
     workdir = tmp_path / "agent"
     workdir.mkdir()
-    shutil.copy(tfkit.EXAMPLES / "agent-template" / "aws-env.ctmpl", workdir / "aws-env.ctmpl")
-    (workdir / "agent.hcl").write_text(AGENT_CONFIG % ROLE)
+    for name in ("aws-env.ctmpl", "agent-jwt.hcl"):  # the example, unchanged (its role is ROLE)
+        shutil.copy(tfkit.EXAMPLES / "agent-template" / name, workdir / name)
     (workdir / "job.jwt").write_text(_job_jwt(jwt_auth))
     env = broker.env(VAULT_TOKEN="")
     result = _run(
-        [str(processes.VENV_BIN / "bao"), "agent", "-config=agent.hcl", "-exit-after-auth"], env, cwd=workdir
+        [str(processes.VENV_BIN / "bao"), "agent", "-config=agent-jwt.hcl", "-exit-after-auth"],
+        env,
+        cwd=workdir,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     token = (workdir / "agent-token").read_text().strip()
