@@ -573,7 +573,10 @@ def resolve_token(client: VaultClient, environ: dict, home: str) -> str:
         if token:
             client.secrets_to_redact.append(token)
             return token
-    raise CredentialsError("no Vault token: set VAULT_TOKEN, VAULT_ROLE_ID and VAULT_SECRET_ID, or log in")
+    raise CredentialsError(
+        "no Vault token: set VAULT_TOKEN, VAULT_AUTH_ROLE and a JWT, "
+        "VAULT_ROLE_ID and VAULT_SECRET_ID, or log in"
+    )
 
 
 def approle_login(client: VaultClient, role_id: str, secret_id: str, mount: str) -> str:
@@ -733,7 +736,9 @@ USAGE = f"""usage: {PROGRAM} [external]                      < query.json   (Ter
 options: --address URL --mount aws --type creds|sts --role-arn ARN --ttl 15m
          --role-session-name NAME --namespace NS --ca-cert PATH --tls-skip-verify --timeout 30s
          --expiry-window 5m   (credential-process: report expiry early, so the SDK refreshes in time)
-token: VAULT_TOKEN, else VAULT_ROLE_ID + VAULT_SECRET_ID (AppRole), else ~/.vault-token
+token: VAULT_TOKEN, else VAULT_AUTH_ROLE + a JWT (VAULT_JWT, VAULT_JWT_FILE or GitHub Actions'
+       ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN with VAULT_JWT_AUDIENCE; mount VAULT_AUTH_PATH=jwt),
+       else VAULT_ROLE_ID + VAULT_SECRET_ID (AppRole), else ~/.vault-token
 """
 
 
