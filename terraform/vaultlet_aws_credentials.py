@@ -19,10 +19,12 @@ Three modes share the same lookup (``GET /v1/<mount>/<creds|sts>/<role>``):
     ``export AWS_ACCESS_KEY_ID=...`` lines, shell-quoted, for ``eval "$(...)"``.
 
 The Vault token never comes from the query or the command line (it would end up in
-state or in ``ps``): VAULT_TOKEN, else an AppRole login with VAULT_ROLE_ID and
-VAULT_SECRET_ID, else ``~/.vault-token``. On failure: one human-readable line on stderr
-without any secret, and a non-zero exit. Connection errors, 5xx and 429 answers are
-retried with capped exponential backoff and jitter until the timeout.
+state or in ``ps``): VAULT_TOKEN, else a JWT login when VAULT_AUTH_ROLE is set (the JWT
+from VAULT_JWT, else the file VAULT_JWT_FILE, else GitHub Actions' OIDC endpoint with
+the audience VAULT_JWT_AUDIENCE; mount VAULT_AUTH_PATH, default ``jwt``), else an AppRole
+login with VAULT_ROLE_ID and VAULT_SECRET_ID, else ``~/.vault-token``. On failure: one
+human-readable line on stderr without any secret, and a non-zero exit. Connection errors,
+5xx and 429 answers are retried with capped exponential backoff and jitter until the timeout.
 
 Set VAULTLET_CREDENTIAL_LOG to a file path to append one line per issued credential
 (time, mode, path, lease id, expiration; never a key) - handy to see refreshes.
@@ -551,11 +553,16 @@ def redact(text: str, secrets: list) -> str:
 
 
 def resolve_token(client: VaultClient, environ: dict, home: str) -> str:
-    """VAULT_TOKEN, else AppRole login from VAULT_ROLE_ID/VAULT_SECRET_ID, else ~/.vault-token."""
+    """VAULT_TOKEN, else a JWT login (VAULT_AUTH_ROLE), else AppRole login from
+    VAULT_ROLE_ID/VAULT_SECRET_ID, else ~/.vault-token."""
     token = environ.get("VAULT_TOKEN", "").strip()
     if token:
         client.secrets_to_redact.append(token)
         return token
+    role = environ.get("VAULT_AUTH_ROLE", "").strip()
+    if role:
+        jwt = ci_jwt(client, environ)
+        return jwt_login(client, role, jwt, environ.get("VAULT_AUTH_PATH", "") or "jwt")
     role_id, secret_id = environ.get("VAULT_ROLE_ID", ""), environ.get("VAULT_SECRET_ID", "")
     if role_id or secret_id:
         return approle_login(client, role_id, secret_id, environ.get("VAULT_APPROLE_MOUNT", "approle"))
@@ -566,7 +573,10 @@ def resolve_token(client: VaultClient, environ: dict, home: str) -> str:
         if token:
             client.secrets_to_redact.append(token)
             return token
-    raise CredentialsError("no Vault token: set VAULT_TOKEN, VAULT_ROLE_ID and VAULT_SECRET_ID, or log in")
+    raise CredentialsError(
+        "no Vault token: set VAULT_TOKEN, VAULT_AUTH_ROLE and a JWT, "
+        "VAULT_ROLE_ID and VAULT_SECRET_ID, or log in"
+    )
 
 
 def approle_login(client: VaultClient, role_id: str, secret_id: str, mount: str) -> str:
@@ -574,6 +584,70 @@ def approle_login(client: VaultClient, role_id: str, secret_id: str, mount: str)
         raise CredentialsError("AppRole login needs both VAULT_ROLE_ID and VAULT_SECRET_ID")
     client.secrets_to_redact.extend([secret_id, role_id])
     answer = client.post(f"auth/{mount.strip('/')}/login", "", {"role_id": role_id, "secret_id": secret_id})
+    token = (answer.get("auth") or {}).get("client_token")
+    if not token:
+        raise CredentialsError(f"auth/{mount}/login: the answer has no client token")
+    client.secrets_to_redact.append(token)
+    return token
+
+
+def ci_jwt(client: VaultClient, environ: dict) -> str:
+    """The CI job's JWT: VAULT_JWT, else the file VAULT_JWT_FILE, else GitHub Actions' ID token."""
+    jwt = environ.get("VAULT_JWT", "").strip()
+    path = environ.get("VAULT_JWT_FILE", "").strip()
+    if not jwt and path:
+        try:
+            with open(path) as handle:
+                jwt = handle.read().strip()
+        except OSError as error:
+            raise CredentialsError(f"cannot read VAULT_JWT_FILE {path}: {error.strerror}") from None
+        if not jwt:
+            raise CredentialsError(f"VAULT_JWT_FILE {path} is empty")
+    if not jwt and environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
+        jwt = github_actions_id_token(client, environ)
+    if not jwt:
+        raise CredentialsError(
+            "VAULT_AUTH_ROLE is set but there is no JWT: set VAULT_JWT or VAULT_JWT_FILE, "
+            "or run in GitHub Actions with `permissions: id-token: write`"
+        )
+    client.secrets_to_redact.append(jwt)
+    return jwt
+
+
+def github_actions_id_token(client: VaultClient, environ: dict) -> str:
+    """GitHub Actions' OIDC token for the job: GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=...
+    with ``Authorization: bearer $ACTIONS_ID_TOKEN_REQUEST_TOKEN``; the JWT is ``value``."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    url = environ["ACTIONS_ID_TOKEN_REQUEST_URL"]
+    request_token = environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "")
+    if not request_token:
+        raise CredentialsError(
+            "ACTIONS_ID_TOKEN_REQUEST_URL is set but ACTIONS_ID_TOKEN_REQUEST_TOKEN is not"
+        )
+    client.secrets_to_redact.append(request_token)
+    audience = environ.get("VAULT_JWT_AUDIENCE", "")
+    if audience:
+        url += ("&" if "?" in url else "?") + "audience=" + urllib.parse.quote(audience, safe="")
+    request = urllib.request.Request(url, headers={"Authorization": f"bearer {request_token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=max(client.deadline.remaining(), 1.0)) as response:
+            answer = json.loads(response.read(1 << 20))
+    except urllib.error.HTTPError as error:
+        raise CredentialsError(f"GitHub Actions ID token request failed: HTTP {error.code}") from None
+    except (OSError, ValueError) as error:
+        reason = redact(str(getattr(error, "reason", error)), client.secrets_to_redact)
+        raise CredentialsError(f"GitHub Actions ID token request failed: {reason}") from None
+    value = answer.get("value") if isinstance(answer, dict) else None
+    if not isinstance(value, str) or not value:
+        raise CredentialsError("GitHub Actions ID token response has no value")
+    return value
+
+
+def jwt_login(client: VaultClient, role: str, jwt: str, mount: str) -> str:
+    answer = client.post(f"auth/{mount.strip('/')}/login", "", {"role": role, "jwt": jwt})
     token = (answer.get("auth") or {}).get("client_token")
     if not token:
         raise CredentialsError(f"auth/{mount}/login: the answer has no client token")
@@ -662,7 +736,9 @@ USAGE = f"""usage: {PROGRAM} [external]                      < query.json   (Ter
 options: --address URL --mount aws --type creds|sts --role-arn ARN --ttl 15m
          --role-session-name NAME --namespace NS --ca-cert PATH --tls-skip-verify --timeout 30s
          --expiry-window 5m   (credential-process: report expiry early, so the SDK refreshes in time)
-token: VAULT_TOKEN, else VAULT_ROLE_ID + VAULT_SECRET_ID (AppRole), else ~/.vault-token
+token: VAULT_TOKEN, else VAULT_AUTH_ROLE + a JWT (VAULT_JWT, VAULT_JWT_FILE or GitHub Actions'
+       ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN with VAULT_JWT_AUDIENCE; mount VAULT_AUTH_PATH=jwt),
+       else VAULT_ROLE_ID + VAULT_SECRET_ID (AppRole), else ~/.vault-token
 """
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import acl_bench, aws_bench, core_bench, kube_bench, terraform_bench  # noqa: E402
+from bench import acl_bench, aws_bench, core_bench, jwt_bench, kube_bench, terraform_bench  # noqa: E402
 from support import processes  # noqa: E402
 
 
@@ -28,6 +28,7 @@ def main() -> int:
             " the load generator shares the cores)"
         )
         core_bench.run(vaultlet, openbao, duration)
+        jwt_bench.run(vaultlet, openbao, duration)
         aws_bench.run(vaultlet, workdir, duration)
         acl_bench.run(workdir, duration)
         acl_bench.check_rate()

@@ -176,7 +176,13 @@ def _token_argument(ctx: Context, accessor_needs_argument: bool = False) -> str 
     synopsis="Authenticate locally with a token",
     usage="[options] [TOKEN | -]",
     flags=[
-        Flag("method", FlagKind.STRING, 'Auth method; only "token" is supported.', default="token"),
+        Flag(
+            "method",
+            FlagKind.STRING,
+            'Auth method: "token", or "jwt", "approle", "kubernetes" (which take K=V pairs).',
+            default="token",
+        ),
+        Flag("path", FlagKind.STRING, "Mount path of the auth method (default: the method's name)."),
         Flag("no-store", FlagKind.BOOL, "Do not save the token to ~/.vault-token."),
         Flag("no-print", FlagKind.BOOL, "Do not display the token."),
         Flag("token-only", FlagKind.BOOL, "Print only the token; implies -field=token -no-store."),
@@ -184,19 +190,53 @@ def _token_argument(ctx: Context, accessor_needs_argument: bool = False) -> str 
 )
 def login(ctx: Context) -> int:
     method = sanitize_path(ctx.flags["method"] or "token")
-    if method != "token":
-        raise UsageError(f"Unknown auth method: {method}. Only the token method is supported.")
+    if method != "token" and method not in LOGIN_METHODS:
+        raise UsageError(
+            f"Unknown auth method: {method}. Supported: token, {', '.join(sorted(LOGIN_METHODS))}."
+        )
     if ctx.flags["token-only"]:
         ctx.flags.update({"no-store": True, "field": "token"})
     if ctx.flags["no-store"] and ctx.flags["no-print"]:
         raise UsageError("-no-store and -no-print cannot be used together")
-    secret = _authenticate_with_token(ctx, _login_settings(ctx))
+    if method == "token":
+        secret = _authenticate_with_token(ctx, _login_settings(ctx))
+    else:
+        secret = _authenticate_with_method(ctx, method, _method_settings(ctx))
     _store_login_token(ctx, secret["auth"]["client_token"])
     if ctx.flags["no-print"]:
         return 0
     if not ctx.field and ctx.output_format == "table":
         ctx.out(output.wrap_at_length(LOGIN_BANNER) + "\n")
     return ctx.output_secret(secret)
+
+
+# The login methods that take K=V pairs and POST them to auth/<path>/login (the keys they need).
+LOGIN_METHODS = {
+    "jwt": ("jwt",),  # role may be left to the mount's default_role
+    "oidc": ("jwt",),
+    "approle": ("role_id",),  # secret_id may be unbound on the role
+    "kubernetes": ("role", "jwt"),
+}
+
+
+def _method_settings(ctx: Context) -> dict[str, str]:
+    """K=V pairs (``jwt=@file`` and ``jwt=-`` read a file or stdin, keeping the JWT out of ``ps``)."""
+    try:
+        return parse_strings(list(ctx.args), ctx.stdin)
+    except KeyValueError as error:
+        raise UsageError(f"Error parsing configuration: {error}") from None
+
+
+def _authenticate_with_method(ctx: Context, method: str, settings: dict[str, str]) -> Secret:
+    missing = [key for key in LOGIN_METHODS[method] if not settings.get(key)]
+    if missing:
+        raise UsageError(f"Error authenticating: missing {', '.join(f'{key}=...' for key in missing)}")
+    path = sanitize_path(ctx.flags["path"] or method)
+    with reporting("Error authenticating"):
+        secret = ctx.client.with_token(None).call("PUT", f"auth/{path}/login", settings)
+    if not secret or not (secret.get("auth") or {}).get("client_token"):
+        raise CommandError("Error authenticating: the answer carries no token")
+    return secret
 
 
 def _login_settings(ctx: Context) -> dict[str, str]:

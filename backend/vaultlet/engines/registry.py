@@ -17,6 +17,9 @@ KV_V2 = "vaultlet.engines.secrets.kv.backend:KVv2Backend"
 AUTH_METHODS: dict[str, str] = {
     "approle": "vaultlet.engines.auth.approle.backend:AppRoleBackend",
     "kubernetes": "vaultlet.engines.auth.kubernetes.backend:KubernetesBackend",
+    # Vault registers the same plugin under both names; vaultlet serves JWT login on either.
+    "jwt": "vaultlet.engines.auth.jwt.backend:JwtBackend",
+    "oidc": "vaultlet.engines.auth.jwt.backend:JwtBackend",
 }
 
 
