@@ -4,12 +4,12 @@ token written to ~/.vault-token, as the token login does. A real server and the 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import pytest
 
 from support.access import ok, unique
+from support.kube_apiserver import KubeApiServerStandIn
 from support.oidc_issuer import OidcIssuer
 from support.processes import VENV_BIN, http, start_vaultlet_dev
 
@@ -23,7 +23,7 @@ def issuer():
 @pytest.fixture(scope="module")
 def vault(tmp_path_factory, issuer):
     server = start_vaultlet_dev(tmp_path_factory.mktemp("cli-login"))
-    for mount, kind in (("jwt", "jwt"), ("ci", "jwt"), ("approle", "approle"), ("k8s-standin", "jwt")):
+    for mount, kind in (("jwt", "jwt"), ("ci", "jwt"), ("approle", "approle"), ("kubernetes", "kubernetes")):
         ok(http(server, "POST", f"sys/auth/{mount}", {"type": kind}))
         if kind == "jwt":
             ok(http(server, "POST", f"auth/{mount}/config", {"jwks_url": issuer.jwks_url}))
@@ -112,23 +112,45 @@ def test_login_method_approle(vault):
     assert secret_id not in result.stderr
 
 
-def test_login_method_kubernetes_posts_role_and_jwt_to_its_mount(vault, issuer):
-    """The Kubernetes auth method is built on another branch; here a jwt mount stands in at
-    `k8s-standin` (it takes the same role + jwt pair), which shows what the CLI sends."""
-    role = _jwt_role(vault, "k8s-standin")
-    result = _cli(
-        vault,
-        "login",
-        "-method=kubernetes",
-        "-path=k8s-standin",
-        "-format=json",
-        f"role={role}",
-        f"jwt={issuer.token()}",
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["auth"]["metadata"] == {"role": role}
-    default_path = _cli(vault, "login", "-method=kubernetes", f"role={role}", f"jwt={issuer.token()}")
-    assert default_path.returncode == 2 and "auth/kubernetes/login" in default_path.stderr
+def test_login_method_kubernetes_logs_in_through_the_token_review(vault, tmp_path):
+    """The real kubernetes method, against the kube-apiserver stand-in (no cluster runs here)."""
+    kube = KubeApiServerStandIn(tmp_path / "kube-apiserver-standin")
+    try:
+        ok(
+            http(
+                vault,
+                "POST",
+                "auth/kubernetes/config",
+                {
+                    "kubernetes_host": kube.host,
+                    "kubernetes_ca_cert": kube.ca_pem,
+                    "disable_local_ca_jwt": True,
+                },
+            )
+        )
+        ok(
+            http(
+                vault,
+                "POST",
+                "auth/kubernetes/role/my-app",
+                {
+                    "bound_service_account_names": "my-app",
+                    "bound_service_account_namespaces": "default",
+                    "token_policies": "p3",
+                },
+            )
+        )
+        token = kube.issue_token(kube.service_account("default", "my-app"))
+        before = len(kube.reviews())
+        result = _cli(vault, "login", "-method=kubernetes", "-format=json", "role=my-app", f"jwt={token}")
+        assert result.returncode == 0, result.stderr
+        auth = json.loads(result.stdout)["auth"]
+        assert auth["metadata"]["service_account_name"] == "my-app" and auth["policies"] == ["default", "p3"]
+        assert _token_file(vault) == auth["client_token"] and len(kube.reviews()) == before + 1
+        assert token not in result.stderr
+        other = _cli(vault, "login", "-method=kubernetes", "-path=elsewhere", "role=my-app", f"jwt={token}")
+        assert other.returncode == 2 and "auth/elsewhere/login" in other.stderr
+    finally:
+        kube.stop()
     unknown = _cli(vault, "login", "-method=ldap", "username=x")
     assert unknown.returncode == 1 and "Unknown auth method: ldap" in unknown.stderr
-    assert os.path.exists(vault.workdir / "home" / ".vault-token")
