@@ -32,8 +32,24 @@ TOKEN_FIELDS = {
     "token_type": Field(STRING, 'Token type; vaultlet issues "service" tokens', default="default"),
 }
 
-# (field, legacy alias): the alias is read only when the field itself is absent.
-_ALIASES = {"token_policies": "policies", "token_period": "period"}
+# Names from before tokenutil that JWT and Kubernetes roles still accept (AppRole does not):
+# each is read only when its ``token_*`` successor is absent.
+LEGACY_TOKEN_FIELDS = {
+    "ttl": Field(DURATION, "Deprecated alias of token_ttl"),
+    "max_ttl": Field(DURATION, "Deprecated alias of token_max_ttl"),
+    "num_uses": Field(INT, "Deprecated alias of token_num_uses"),
+    "bound_cidrs": Field(COMMA_STRING_SLICE, "Deprecated alias of token_bound_cidrs"),
+}
+
+# field -> its aliases, in the order they are consulted when the field itself is absent.
+_ALIASES = {
+    "token_policies": ("policies",),
+    "token_period": ("period",),
+    "token_ttl": ("ttl",),
+    "token_max_ttl": ("max_ttl",),
+    "token_num_uses": ("num_uses",),
+    "token_bound_cidrs": ("bound_cidrs",),
+}
 
 
 @dataclass(kw_only=True)
@@ -51,15 +67,15 @@ class TokenSettings:
     token_type: str = "default"
 
     def update_token_fields(self, fields) -> None:
-        """Take every ``token_*`` field (or its alias) that the request carries, then validate."""
+        """Take every ``token_*`` field (or an alias: only those the path declares can be present)
+        that the request carries, then validate."""
         for name in _token_field_names():
-            alias = _ALIASES.get(name)
-            chosen = name if name in fields else alias if alias and alias in fields else None
+            chosen = next((n for n in (name, *_ALIASES.get(name, ())) if n in fields), None)
             if chosen is not None:
                 setattr(self, name, fields[chosen])
+                if name == "token_bound_cidrs":
+                    self.token_bound_cidrs = parse_cidrs(fields[chosen], "token_bound_cidrs")
         self.token_policies = sorted({p.strip().lower() for p in self.token_policies if p.strip()})
-        if "token_bound_cidrs" in fields:
-            self.token_bound_cidrs = parse_cidrs(fields["token_bound_cidrs"], "token_bound_cidrs")
         self.validate_token_fields()
 
     def validate_token_fields(self) -> None:

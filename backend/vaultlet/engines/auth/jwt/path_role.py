@@ -8,13 +8,12 @@ from typing import Any
 
 from vaultlet.durations import DURATION_PATTERN, DurationError, parse_duration
 from vaultlet.engines.auth.jwt import claims
-from vaultlet.engines.auth.tokenutil import TOKEN_FIELDS, TokenSettings
+from vaultlet.engines.auth.tokenutil import LEGACY_TOKEN_FIELDS, TOKEN_FIELDS, TokenSettings
 from vaultlet.errors import NotFound, UserError
 from vaultlet.framework.fields import (
     BOOL,
     COMMA_STRING_SLICE,
     DURATION,
-    INT,
     KV_PAIRS,
     LOWERCASE_STRING,
     MAP,
@@ -135,7 +134,7 @@ def role_write(backend, request, fields) -> Response | None:
         raise UserError(_OIDC_REFUSED)
     _refuse_unsupported(fields)
     role.role_type = role_type
-    role.update_token_fields(_LegacyTokenFields(fields))
+    role.update_token_fields(fields)
     for key in _PLAIN:
         if key in fields:
             setattr(role, key, fields[key])
@@ -162,31 +161,6 @@ def role_write(backend, request, fields) -> Response | None:
             ]
         )
     return None
-
-
-class _LegacyTokenFields:
-    """The role's fields, with OpenBao's pre-tokenutil names (``ttl``, ``max_ttl``, ``num_uses``,
-    ``bound_cidrs``) read as their ``token_*`` successors when those are absent."""
-
-    _ALIASES = {
-        "token_ttl": "ttl",
-        "token_max_ttl": "max_ttl",
-        "token_num_uses": "num_uses",
-        "token_bound_cidrs": "bound_cidrs",
-    }
-
-    def __init__(self, fields):
-        self._fields = fields
-
-    def _name(self, name: str) -> str:
-        alias = self._ALIASES.get(name)
-        return alias if alias and name not in self._fields and alias in self._fields else name
-
-    def __contains__(self, name: str) -> bool:
-        return self._name(name) in self._fields
-
-    def __getitem__(self, name: str):
-        return self._fields[self._name(name)]
 
 
 def _refuse_unsupported(fields) -> None:
@@ -256,10 +230,7 @@ _ROLE_FIELDS = {
     "verbose_oidc_logging": Field(BOOL, "Refused: tokens are never logged"),
     "token_policies_template_claims": Field(BOOL, "Refused: not supported"),
     **TOKEN_FIELDS,
-    "ttl": Field(DURATION, "Deprecated alias of token_ttl"),
-    "max_ttl": Field(DURATION, "Deprecated alias of token_max_ttl"),
-    "num_uses": Field(INT, "Deprecated alias of token_num_uses"),
-    "bound_cidrs": Field(COMMA_STRING_SLICE, "Deprecated alias of token_bound_cidrs"),
+    **LEGACY_TOKEN_FIELDS,
 }
 
 PATHS = [

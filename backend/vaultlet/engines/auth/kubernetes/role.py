@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from vaultlet.engines.auth.tokenutil import TOKEN_FIELDS, TokenSettings
+from vaultlet.engines.auth.tokenutil import LEGACY_TOKEN_FIELDS, TOKEN_FIELDS, TokenSettings
 from vaultlet.errors import NotFound, UserError
-from vaultlet.framework.fields import COMMA_STRING_SLICE, DURATION, INT, STRING, Field
+from vaultlet.framework.fields import COMMA_STRING_SLICE, STRING, Field
 from vaultlet.framework.path import GENERIC_NAME, Path, named
 from vaultlet.framework.request import DELETE, LIST, READ, UPDATE, Response, list_response
 
@@ -15,15 +15,9 @@ ROLE_PREFIX = "role/"
 ALIAS_BY_UID = "serviceaccount_uid"
 ALIAS_BY_NAME = "serviceaccount_name"
 ALIAS_NAME_SOURCES = (ALIAS_BY_UID, ALIAS_BY_NAME)
+
+
 # The role's pre-tokenutil names that Vault still upgrades (hvac's create_role sends ttl/max_ttl).
-_LEGACY_TOKEN_FIELDS = {
-    "ttl": "token_ttl",
-    "max_ttl": "token_max_ttl",
-    "num_uses": "token_num_uses",
-    "bound_cidrs": "token_bound_cidrs",
-}
-
-
 @dataclass
 class KubeRole(TokenSettings):
     bound_service_account_names: list[str] = field(default_factory=list)
@@ -68,7 +62,7 @@ def role_read(backend, request, fields) -> Response:
 
 def role_write(backend, request, fields) -> None:
     role = load_role(backend.storage, fields["name"]) or KubeRole()
-    role.update_token_fields(_LegacyAliases(fields))
+    role.update_token_fields(fields)
     for key in ("bound_service_account_names", "bound_service_account_namespaces", "audience"):
         if key in fields:
             setattr(role, key, fields[key])
@@ -102,25 +96,6 @@ def validate(role: KubeRole, namespace_selector: str) -> None:
         raise UserError(f"invalid alias_name_source, must be one of: {', '.join(ALIAS_NAME_SOURCES)}")
 
 
-class _LegacyAliases:
-    """The request's fields, with a legacy name standing in for its absent ``token_*`` field."""
-
-    def __init__(self, fields):
-        self._fields = fields
-
-    def _source(self, name: str) -> str:
-        for legacy, current in _LEGACY_TOKEN_FIELDS.items():
-            if name == current and name not in self._fields and legacy in self._fields:
-                return legacy
-        return name
-
-    def __contains__(self, name: str) -> bool:
-        return self._source(name) in self._fields
-
-    def __getitem__(self, name: str):
-        return self._fields[self._source(name)]
-
-
 def role_delete(backend, request, fields) -> None:
     backend.storage.delete(role_key(fields["name"]))
 
@@ -139,10 +114,7 @@ _ROLE_FIELDS = {
     "audience": Field(STRING, "The aud claim the service-account JWT must carry"),
     "alias_name_source": Field(STRING, "serviceaccount_uid (default) or serviceaccount_name"),
     **TOKEN_FIELDS,
-    "ttl": Field(DURATION, "Deprecated alias of token_ttl"),
-    "max_ttl": Field(DURATION, "Deprecated alias of token_max_ttl"),
-    "num_uses": Field(INT, "Deprecated alias of token_num_uses"),
-    "bound_cidrs": Field(COMMA_STRING_SLICE, "Deprecated alias of token_bound_cidrs"),
+    **LEGACY_TOKEN_FIELDS,
 }
 
 PATHS = [
