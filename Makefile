@@ -7,9 +7,12 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install terraform-toolchain postgres browser deploy-tools dev demo test bench lint format clean
+.PHONY: help install terraform-toolchain postgres browser deploy-tools dev demo test bench lint format clean
 
-install: $(STAMP)
+help:  ## this list
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-20s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+install: $(STAMP)  ## .venv with vaultlet and every test dependency (PyPI)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,19 +39,19 @@ deploy-tools: ## systemd-analyze (Debian) for the deployment examples' tests
 	scripts/install-deploy-tools.sh
 
 test: install terraform-toolchain postgres browser deploy-tools  ## every test: unit, API, integration (real servers, real clients)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 bench: install  ## throughput and latency figures, against OpenBao in the same run
 	scripts/install-bench-tools.sh
 	$(PY) -m tests.bench
 
-lint: install
+lint: install  ## ruff check and format check
 	$(BIN)/ruff check backend tests scripts terraform
 	$(BIN)/ruff format --check backend tests scripts terraform
 
-format: install
+format: install  ## ruff fix and format
 	$(BIN)/ruff check --fix backend tests scripts terraform
 	$(BIN)/ruff format backend tests scripts terraform
 
-clean:
+clean:  ## remove .venv
 	rm -rf $(VENV) .pytest_cache
