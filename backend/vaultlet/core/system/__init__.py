@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from vaultlet.core.system import audit, capabilities, health, internal, leases, mounts, policies
+from vaultlet.core.system import (
+    audit,
+    capabilities,
+    health,
+    internal,
+    leases,
+    metrics,
+    mounts,
+    policies,
+    quotas,
+)
 from vaultlet.framework.backend import Backend
 
 
@@ -15,6 +25,8 @@ class SystemBackend(Backend):
         *policies.PATHS,
         *capabilities.PATHS,
         *audit.PATHS,
+        *metrics.PATHS,
+        *quotas.PATHS,
     ]
 
     @property
