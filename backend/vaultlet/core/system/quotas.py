@@ -19,16 +19,12 @@ def config_read(backend, request, fields) -> Response:
 
 
 def config_write(backend, request, fields) -> None:
-    quotas = backend.core.quotas
-    current = quotas.settings()
-    exempt = fields.supplied().get("rate_limit_exempt_paths")  # absent: kept as they are
-    quotas.save_settings(
+    """A write replaces every setting, as OpenBao's does (absent exempt paths: none)."""
+    backend.core.quotas.save_settings(
         QuotaSettings(
             enable_rate_limit_response_headers=fields["enable_rate_limit_response_headers"],
             enable_rate_limit_audit_logging=fields["enable_rate_limit_audit_logging"],
-            rate_limit_exempt_paths=[p.strip("/") for p in exempt]
-            if exempt is not None
-            else current.rate_limit_exempt_paths,
+            rate_limit_exempt_paths=[p.strip("/") for p in fields["rate_limit_exempt_paths"]],
         )
     )
 
