@@ -4,6 +4,7 @@ one SQLite file; sys/quotas shapes compared with OpenBao's."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -56,17 +57,28 @@ def _configure(server, moto) -> None:
 
 
 @pytest.fixture()
-def shared(tmp_path, moto):
-    """Two server processes (two workers each) on one SQLite database."""
-    first = start_vaultlet_production(tmp_path, workers=2, name="first")
-    second = start_vaultlet_production(tmp_path, workers=2, name="second", root_token=first.root_token)
+def two_workers(tmp_path):
+    server = start_vaultlet_production(tmp_path, workers=2)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared(request, tmp_path):
+    """Two server processes (two workers each) on one database: a SQLite file, or
+    PostgreSQL as several hosts would share it."""
+    url = "" if request.param == "sqlite" else request.getfixturevalue("postgres").new_database()
+    first = start_vaultlet_production(tmp_path, workers=2, name="first", storage_url=url)
+    second = start_vaultlet_production(
+        tmp_path, workers=2, name="second", root_token=first.root_token, storage_url=url
+    )
     yield first, second
     first.stop()
     second.stop()
 
 
-def test_a_burst_gets_429s_with_vaults_headers_and_other_paths_are_not_throttled(shared, moto):
-    server = shared[0]
+def test_a_burst_gets_429s_with_vaults_headers_and_other_paths_are_not_throttled(two_workers, moto):
+    server = two_workers
     _configure(server, moto)
     answers, windows = _burst([server], "aws/creds/demo")
     allowed = [a for a in answers if a.status_code == 200]
@@ -102,10 +114,23 @@ def test_the_limit_holds_across_two_servers_on_one_database(shared, moto):
     assert {a.status_code for a in answers[1::2]} >= {429}  # the second server refuses too
 
 
-def test_block_interval_keeps_refusing_after_the_window(tmp_path):
-    server = start_vaultlet_dev(tmp_path)
+def test_block_interval_keeps_refusing_after_the_window_and_refusals_are_audited(tmp_path):
+    server = start_vaultlet_dev(tmp_path / "server")
+    audit_log = tmp_path / "audit.log"
     try:
-        ok(http(server, "POST", "sys/quotas/config", {"enable_rate_limit_response_headers": True}))
+        ok(http(server, "PUT", "sys/audit/file", {"type": "file", "options": {"file_path": str(audit_log)}}))
+        ok(
+            http(
+                server,
+                "POST",
+                "sys/quotas/config",
+                {
+                    "enable_rate_limit_response_headers": True,
+                    "enable_rate_limit_audit_logging": True,
+                    "rate_limit_exempt_paths": ["sys/health", "sys/seal-status"],  # a write replaces them all
+                },
+            )
+        )
         ok(
             http(
                 server,
@@ -121,9 +146,18 @@ def test_block_interval_keeps_refusing_after_the_window(tmp_path):
         blocked = _get(server, "sys/mounts")
         assert blocked.status_code == 429
         assert 1 <= int(blocked.headers["Retry-After"]) <= 3
+        entries = [json.loads(line) for line in audit_log.read_text().splitlines()]
+        refusals = [
+            e
+            for e in entries
+            if e["type"] == "response" and "rate limit quota exceeded" in e.get("error", "")
+        ]
+        assert [e["request"]["path"] for e in refusals] == ["sys/mounts", "sys/mounts"]
         # Exempt paths are never limited, even by a global quota of 1 request per second.
         ok(http(server, "POST", "sys/quotas/rate-limit/global", {"rate": 1}))
+        _at_window_start()
         assert [_get(server, "sys/health").status_code for _ in range(5)] == [200] * 5
+        assert [_get(server, "sys/policies/acl").status_code for _ in range(3)][1:] == [429, 429]
     finally:
         server.stop()
 
