@@ -13,7 +13,6 @@ from the database at scrape time, so every worker answers the same.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import threading
@@ -71,8 +70,21 @@ class _Metrics:
     wal_rollbacks: Any
 
 
-@functools.cache
+_BUILT: list[_Metrics] = []
+_BUILD_LOCK = threading.Lock()
+
+
 def _metrics() -> _Metrics:
+    """The process's metrics, built once: two objects for one multiprocess value would
+    each keep their own count and overwrite each other's in the shared file."""
+    if not _BUILT:
+        with _BUILD_LOCK:
+            if not _BUILT:
+                _BUILT.append(_build())
+    return _BUILT[0]
+
+
+def _build() -> _Metrics:
     from prometheus_client import CollectorRegistry, Counter, Histogram, Summary
 
     registry = _in_process_registry(CollectorRegistry)

@@ -137,6 +137,43 @@ def test_counters_add_up_across_two_workers(two_workers, moto):
     assert all(user_exists(moto, name) for name in names)
 
 
+def test_failed_revocations_and_aws_errors_are_counted(two_workers, moto):
+    server = two_workers
+    mount = mount_aws(server, moto, http)
+    ok(
+        http(
+            server,
+            "POST",
+            f"{mount.path}/roles/app",
+            {"credential_type": "iam_user", "policy_document": S3_GET_ONLY_POLICY},
+        )
+    )
+    lease_id = ok(http(server, "GET", f"{mount.path}/creds/app"))["lease_id"]
+    # IAM becomes unreachable: the revocation fails, is counted, and stays queued.
+    dead = f"http://127.0.0.1:{free_port()}"
+    ok(http(server, "POST", f"{mount.path}/config/root", {**_root_config(mount, moto), "iam_endpoint": dead}))
+    status, _, text = http(server, "PUT", "sys/leases/revoke", {"lease_id": lease_id})
+    assert status == 400 and "failed to revoke 1 lease(s)" in text
+    failed = scrape(server)
+    assert value(failed, "vaultlet_lease_revocation_failures_total", mount_point=f"{mount.path}/") == 1
+    # Teardown starts by listing the user's groups: that call failed, unreachable.
+    assert value(failed, "vaultlet_aws_call_errors_total", api="ListGroupsForUser", code="RequestError") >= 1
+    ok(http(server, "POST", f"{mount.path}/config/root", _root_config(mount, moto)))
+    ok(http(server, "PUT", "sys/leases/revoke", {"lease_id": lease_id}))
+    assert value(scrape(server), "vaultlet_leases", mount_point=f"{mount.path}/") == 0
+
+
+def _root_config(mount, moto) -> dict:
+    return {
+        "access_key": mount.admin_key["AccessKeyId"],
+        "secret_key": mount.admin_key["SecretAccessKey"],
+        "region": "us-east-1",
+        "iam_endpoint": moto.endpoint,
+        "sts_endpoint": moto.endpoint,
+        "max_retries": 0,
+    }
+
+
 def test_vault_counter_names_carry_no_total_suffix(two_workers):
     ok(http(two_workers, "POST", "auth/token/create", {"policies": ["default"]}))
     _, _, text = http(two_workers, "GET", "sys/metrics?format=prometheus")
