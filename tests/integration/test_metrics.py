@@ -9,10 +9,10 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from support.access import ok, token_with, write_policy
 from support.aws_engine import S3_GET_ONLY_POLICY, mount_aws, user_exists, users_tagged
+from support.metrics import scrape, value
 from support.processes import (
     VENV_BIN,
     free_port,
@@ -24,21 +24,6 @@ from support.processes import (
 ISSUED = 8
 REVOKED = 5
 TOKENS = 3
-
-
-def scrape(server, token: str | None = "") -> dict[str, dict[tuple, float]]:
-    """{sample name: {sorted label items: value}} from the Prometheus text format."""
-    status, _, text = http(server, "GET", "sys/metrics?format=prometheus", token=token)
-    assert status == 200, text
-    samples: dict[str, dict[tuple, float]] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
-    return samples
-
-
-def value(samples, name: str, **labels) -> float:
-    return samples.get(name, {}).get(tuple(sorted(labels.items())), 0.0)
 
 
 @pytest.fixture(scope="module")

@@ -73,8 +73,8 @@ def settle_entry(backend: AwsBackend, entry: WALEntry) -> None:
         return
     iam = backend.aws().iam
     if _carries_reference(iam, username, backend.context.mount_uuid, entry.id):
-        delete_iam_user(iam, username, accept_missing=True)
-        telemetry.wal_rolled_back(backend.context.mount_path, entry.kind)
+        if delete_iam_user(iam, username, accept_missing=True):
+            telemetry.wal_rolled_back(backend.context.mount_path, entry.kind)
         log.info("rolled back IAM user %s (write-ahead entry %s, no lease was issued)", username, entry.id)
     backend.wal.delete(entry.id)
 
@@ -106,7 +106,8 @@ def sweep_orphaned_users(backend: AwsBackend) -> int:
     for prefix in user_path_prefixes(backend.storage):
         for user in iam.list_users(prefix):
             if _is_orphan(backend, iam, user, cutoff):
-                delete_iam_user(iam, user.name, accept_missing=True)
+                if not delete_iam_user(iam, user.name, accept_missing=True):
+                    continue  # another worker's sweep got there first
                 telemetry.orphan_deleted(backend.context.mount_path)
                 log.warning("deleted orphaned IAM user %s (ours, but no lease or log entry)", user.name)
                 deleted += 1
