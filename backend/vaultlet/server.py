@@ -47,7 +47,7 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
 
 def dev_config(args: argparse.Namespace) -> ServerConfig:
     workdir = tempfile.mkdtemp(prefix="vaultlet-dev-")
-    atexit.register(shutil.rmtree, workdir, True)
+    _remove_at_exit(workdir)
     core = CoreConfig(storage_url=f"sqlite:///{workdir}/vaultlet.db", dev=True)
     return ServerConfig(
         core=core,
@@ -138,6 +138,19 @@ def _child_exit(_server, worker) -> None:
         multiprocess.mark_process_dead(worker.pid)
 
 
+def _remove_at_exit(directory: str) -> None:
+    """Remove ``directory`` when the process that made it (gunicorn's master) exits.
+    Forked workers inherit atexit handlers and run them when they exit or restart;
+    one of them must not delete what the master and the other workers still use."""
+    owner = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(directory, True)
+
+    atexit.register(remove)
+
+
 def prepare_metrics_dir() -> str:
     """A private, empty directory for this server's multiprocess metric files.
 
@@ -147,7 +160,7 @@ def prepare_metrics_dir() -> str:
     run would be added to this one's counters.
     """
     directory = tempfile.mkdtemp(prefix="vaultlet-metrics-")
-    atexit.register(shutil.rmtree, directory, True)
+    _remove_at_exit(directory)
     os.environ[telemetry.MULTIPROC_ENV] = directory
     return directory
 

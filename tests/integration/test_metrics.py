@@ -5,7 +5,11 @@ real (moto) IAM users."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -241,3 +245,37 @@ def _request_lines(server) -> list[dict]:
         if text.startswith("{") and '"vaultlet.http.request"' in text:
             lines.append(json.loads(text))
     return lines
+
+
+def test_counts_survive_a_worker_restart(tmp_path):
+    """A worker that exits (here: SIGTERM, as gunicorn's own restarts do) leaves its
+    counts in the sum, and the directory stays for the worker that replaces it."""
+    server = start_vaultlet_production(tmp_path, workers=2)
+    try:
+        for _ in range(6):
+            ok(http(server, "POST", "auth/token/create", {"policies": ["default"], "ttl": "30m"}))
+        booted = re.findall(r"Booting worker with pid: (\d+)", server.log_text())
+        os.kill(int(booted[0]), signal.SIGTERM)
+        assert _wait(lambda: len(re.findall(r"Booting worker with pid", server.log_text())) == 3)
+        for _ in range(4):
+            ok(http(server, "POST", "auth/token/create", {"policies": ["default"], "ttl": "30m"}))
+        after = scrape(server)
+        labels = {
+            "auth_method": "token",
+            "mount_point": "auth/token/",
+            "creation_ttl": "1h",
+            "token_type": "service",
+            "namespace": "root",
+        }
+        assert value(after, "vault_token_creation_total", **labels) == 10
+    finally:
+        server.stop()
+
+
+def _wait(condition, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
