@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from support.access import ok, token_with, write_policy
 from support.aws_engine import S3_GET_ONLY_POLICY, mount_aws, user_exists, users_tagged
@@ -279,3 +280,31 @@ def _wait(condition, timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+# Names vaultlet shares with OpenBao's Prometheus output after the same calls. OpenBao
+# (unlike Vault) emits no vault_token_creation; vaultlet's is named and labelled after
+# Vault's documentation.
+SHARED_NAMES = {
+    "vault_core_handle_request",
+    "vault_expire_num_leases",
+    "vault_expire_num_irrevocable_leases",
+    "vault_expire_revoke",
+    "vault_audit_log_request_failure",
+    "vault_audit_log_response_failure",
+    "vault_core_unsealed",
+    "vault_route_update_auth_token_",
+}
+
+
+def test_vault_metric_names_and_types_match_openbaos(two_workers, openbao):
+    families = {}
+    for name, server in (("vaultlet", two_workers), ("openbao", openbao)):
+        token = ok(http(server, "POST", "auth/token/create", {"policies": ["default"], "ttl": "1h"}))["auth"]
+        ok(http(server, "POST", "auth/token/revoke-accessor", {"accessor": token["accessor"]}))
+        ok(http(server, "POST", "sys/leases/revoke-prefix/auth/token/create/nothing-here"))
+        _, _, text = http(server, "GET", "sys/metrics?format=prometheus")
+        families[name] = {f.name: f.type for f in text_string_to_metric_families(text)}
+    for metric in SHARED_NAMES:
+        assert families["vaultlet"].get(metric) == families["openbao"].get(metric), metric
+        assert families["vaultlet"].get(metric) is not None, metric
