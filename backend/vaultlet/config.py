@@ -15,8 +15,11 @@ from vaultlet.durations import DurationError, parse_go_duration
 from vaultlet.storage.barrier import decode_root_key
 from vaultlet.storage.seals import Seal
 from vaultlet.storage.seals.awskms import AwsKmsSeal
+from vaultlet.telemetry import TelemetrySettings
 
 SEAL_KEY_ENV = "VAULTLET_SEAL_KEY"
+LOG_LEVELS = ("trace", "debug", "info", "warn", "error")
+LOG_FORMATS = ("standard", "json")
 
 
 class ConfigError(ValueError):
@@ -76,6 +79,7 @@ class ServerConfig:
     workers: int = 2
     threads: int = 16
     log_level: str = "info"
+    log_format: str = "standard"
     dev_root_token: str | None = None
     dev_aws: str = ""
     graceful_timeout: int = 30
@@ -129,6 +133,11 @@ def _storage_url(document: dict[str, Any], base_dir: Path) -> str:
     raise ConfigError(f'unknown storage type "{kind}" (use "sqlite" or "postgresql")')
 
 
+def _listener_body(document: dict[str, Any]) -> dict[str, Any]:
+    listeners = hcl.blocks(document, "listener")
+    return listeners[0][1] if listeners else {}
+
+
 def _listener(document: dict[str, Any]) -> ListenerConfig:
     listeners = hcl.blocks(document, "listener")
     if not listeners:
@@ -141,6 +150,45 @@ def _listener(document: dict[str, Any]) -> ListenerConfig:
         tls_key_file=body.get("tls_key_file", ""),
         max_request_size=int(body.get("max_request_size", 32 * 1024 * 1024)),
     )
+
+
+_TELEMETRY_KEYS = {"prometheus_retention_time", "disable_hostname"}
+
+
+def _telemetry(document: dict[str, Any], listener_body: dict[str, Any]) -> TelemetrySettings:
+    """Vault's ``telemetry`` stanza, as far as vaultlet can honour it; the rest is refused."""
+    body = _first_block_body(document, "telemetry")
+    unknown = sorted(set(body) - _TELEMETRY_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"telemetry: unsupported setting(s) {', '.join(unknown)}: vaultlet serves metrics only at "
+            "sys/metrics (prometheus_retention_time and disable_hostname are accepted)"
+        )
+    if body.get("disable_hostname") is False:
+        raise ConfigError(
+            "telemetry: vaultlet never prefixes metric names with the host name; "
+            "set disable_hostname = true or leave it out"
+        )
+    retention = _seconds(body.get("prometheus_retention_time"), 1.0)
+    listener_telemetry = _first_block_body(listener_body, "telemetry")
+    unknown = sorted(set(listener_telemetry) - {"unauthenticated_metrics_access"})
+    if unknown:
+        raise ConfigError(f"listener telemetry: unsupported setting(s) {', '.join(unknown)}")
+    return TelemetrySettings(
+        prometheus_enabled=retention > 0,
+        unauthenticated_metrics_access=bool(listener_telemetry.get("unauthenticated_metrics_access", False)),
+    )
+
+
+def log_settings(level: Any, log_format: Any) -> tuple[str, str]:
+    """Vault's log levels and formats; anything else is refused."""
+    level_text = str(level or "info").strip().lower()
+    if level_text not in LOG_LEVELS:
+        raise ConfigError(f"unknown log level {level_text!r} (use {', '.join(LOG_LEVELS)})")
+    format_text = str(log_format or "standard").strip().lower()
+    if format_text not in LOG_FORMATS:
+        raise ConfigError(f"unknown log format {format_text!r} (use json or standard)")
+    return level_text, format_text
 
 
 def _seal(document: dict[str, Any], base_dir: Path) -> Seal:
@@ -189,14 +237,17 @@ def load(path: str) -> ServerConfig:
         periodic_interval=_seconds(document.get("periodic_interval"), 60.0),
         rollback_min_age=_seconds(document.get("rollback_min_age"), 300.0),
         cluster_name=document.get("cluster_name", "vaultlet-cluster"),
+        telemetry=_telemetry(document, _listener_body(document)),
     )
+    log_level, log_format = log_settings(document.get("log_level"), document.get("log_format"))
     return ServerConfig(
         core=core,
         listener=listener,
         seal=_seal(document, base_dir),
         workers=int(document.get("workers", 2)),
         threads=int(document.get("threads", 16)),
-        log_level=document.get("log_level", "info"),
+        log_level=log_level,
+        log_format=log_format,
     )
 
 

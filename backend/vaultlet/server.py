@@ -10,13 +10,15 @@ from __future__ import annotations
 import argparse
 import atexit
 import logging
+import os
 import shutil
 import sys
 import tempfile
 
 from gunicorn.app.base import BaseApplication
 
-from vaultlet.config import ConfigError, ListenerConfig, SealConfig, ServerConfig, load
+from vaultlet import logs, telemetry
+from vaultlet.config import ConfigError, ListenerConfig, SealConfig, ServerConfig, load, log_settings
 from vaultlet.core.core import Core, CoreConfig
 from vaultlet.framework.request import UPDATE, Request
 
@@ -39,13 +41,14 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         help="dev mode: start an embedded moto server and configure aws/ against it",
     )
     parser.add_argument("-dev-workers", "--dev-workers", type=int, default=1)
-    parser.add_argument("-log-level", "--log-level", default=None)
+    parser.add_argument("-log-level", "--log-level", default=None, help="trace, debug, info, warn or error")
+    parser.add_argument("-log-format", "--log-format", default=None, help="standard or json")
     return parser.parse_args(argv)
 
 
 def dev_config(args: argparse.Namespace) -> ServerConfig:
     workdir = tempfile.mkdtemp(prefix="vaultlet-dev-")
-    atexit.register(shutil.rmtree, workdir, True)
+    _remove_at_exit(workdir)
     core = CoreConfig(storage_url=f"sqlite:///{workdir}/vaultlet.db", dev=True)
     return ServerConfig(
         core=core,
@@ -104,12 +107,14 @@ class VaultletApplication(BaseApplication):
             "graceful_timeout": self.config_.graceful_timeout,
             "timeout": 120,
             "keepalive": 75,
-            "loglevel": self.config_.log_level,
-            "accesslog": None,
+            "loglevel": "debug" if self.config_.log_level == "trace" else self.config_.log_level,
+            "accesslog": None,  # vaultlet writes its own request line (vaultlet.http.request)
             "errorlog": "-",
+            "logconfig_dict": logs.gunicorn_logconfig(self.config_.log_level, self.config_.log_format),
             "proc_name": "vaultlet",
             "control_socket_disable": True,
             "worker_exit": _worker_exit,
+            "child_exit": _child_exit,
         }
         if not listener.tls_disable:
             options.update(certfile=listener.tls_cert_file, keyfile=listener.tls_key_file)
@@ -119,7 +124,7 @@ class VaultletApplication(BaseApplication):
     def load(self):
         from vaultlet.http import create_app
 
-        _configure_logging(self.config_.log_level)
+        logs.configure(self.config_.log_level, self.config_.log_format)
         core = build_core(self.config_)
         app = create_app(core, max_request_size=self.config_.listener.max_request_size)
         _WORKER_CORES.append(core)
@@ -134,12 +139,39 @@ def _worker_exit(_server, _worker) -> None:
         core.close()
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _child_exit(_server, worker) -> None:
+    """A worker is gone: its live gauges stop counting (its counters stay in the sum)."""
+    if telemetry.multiprocess_dir():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+
+def _remove_at_exit(directory: str) -> None:
+    """Remove ``directory`` when the process that made it (gunicorn's master) exits.
+    Forked workers inherit atexit handlers and run them when they exit or restart;
+    one of them must not delete what the master and the other workers still use."""
+    owner = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(directory, True)
+
+    atexit.register(remove)
+
+
+def prepare_metrics_dir() -> str:
+    """A private, empty directory for this server's multiprocess metric files.
+
+    Set before the first metric exists (prometheus-client picks its storage then) and
+    before workers fork, so every worker writes there and a scrape sums them. A
+    directory inherited from the environment is not reused: stale files from another
+    run would be added to this one's counters.
+    """
+    directory = tempfile.mkdtemp(prefix="vaultlet-metrics-")
+    _remove_at_exit(directory)
+    os.environ[telemetry.MULTIPROC_ENV] = directory
+    return directory
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,12 +184,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("Error: either -config or -dev is required", file=sys.stderr)
             return 1
+        config.log_level, config.log_format = log_settings(
+            args.log_level or config.log_level, args.log_format or config.log_format
+        )
     except ConfigError as error:
         print(f"Error loading configuration: {error}", file=sys.stderr)
         return 1
-    if args.log_level:
-        config.log_level = args.log_level
-    _configure_logging(config.log_level)
+    prepare_metrics_dir()
+    logs.configure(config.log_level, config.log_format)
     if args.dev:
         root_token = prepare_dev(config)
         _print_dev_banner(config, root_token)

@@ -25,6 +25,7 @@ from support.aws_engine import (
     users_tagged,
     wait_for,
 )
+from support.metrics import scrape, total, value
 from support.processes import http, start_vaultlet_production
 from vaultlet.engines.secrets.aws.iam_users import FAULT_AFTER_CREATE_ACCESS_KEY, FAULT_AFTER_CREATE_USER
 
@@ -98,6 +99,8 @@ def test_a_crash_mid_issuance_is_rolled_back_after_restart(node, moto, mount, fa
     node.start()
     assert wait_for(lambda: not user_exists(moto, username), timeout=30), node.server.log_text()[-3000:]
     assert users_tagged(moto, mount.uuid) == []
+    # The restarted server counted its one rollback (its metrics start empty).
+    assert total(scrape(node.server), "vaultlet_wal_rollbacks_total", mount_point=f"{mount.path}/") == 1
 
 
 def test_issued_credentials_survive_the_rollback(node, moto, mount):
@@ -128,6 +131,10 @@ def test_orphan_sweeper_removes_only_this_mounts_unaccounted_users(node, moto, m
     try:
         assert wait_for(lambda: not user_exists(moto, orphan), timeout=30), node.server.log_text()[-3000:]
         assert user_exists(moto, bystander)
+        deleted = scrape(node.server)
+        assert (
+            value(deleted, "vaultlet_orphan_sweeper_deleted_users_total", mount_point=f"{mount.path}/") == 1
+        )
     finally:
         iam.delete_user(UserName=bystander)
         http(node.server, "POST", f"{mount.path}/config/root", {"orphan_sweep_interval": "10m"})

@@ -272,6 +272,7 @@ PRODUCTION_CONFIG = """
 listener "tcp" {{
   address     = "127.0.0.1:{port}"
   tls_disable = true
+  {listener_extra}
 }}
 seal "file" {{ path = "{seal}" }}
 workers = {workers}
@@ -288,6 +289,7 @@ def production_config(
     workers: int = 1,
     extra: str = "",
     storage_url: str = "",
+    listener_extra: str = "",
 ) -> str:
     """A server config; SQLite at ``workdir/db`` unless ``storage_url`` names a PostgreSQL database."""
     if storage_url:
@@ -295,7 +297,12 @@ def production_config(
     else:
         storage = f'storage "sqlite" {{ path = "{workdir / db}" }}'
     return PRODUCTION_CONFIG.format(
-        storage=storage, seal=workdir / seal, port=port, workers=workers, extra=extra
+        storage=storage,
+        seal=workdir / seal,
+        port=port,
+        workers=workers,
+        extra=extra,
+        listener_extra=listener_extra,
     )
 
 
@@ -310,6 +317,7 @@ def start_vaultlet_production(
     name: str = "server",
     root_token: str = "",
     storage_url: str = "",
+    listener_extra: str = "",
 ) -> ServerProcess:
     """A `vaultlet server -config` process with SQLite (or ``storage_url``) and a seal-key file.
 
@@ -318,7 +326,15 @@ def start_vaultlet_production(
     """
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
-    config = production_config(workdir, port, db=db, workers=workers, extra=extra, storage_url=storage_url)
+    config = production_config(
+        workdir,
+        port,
+        db=db,
+        workers=workers,
+        extra=extra,
+        storage_url=storage_url,
+        listener_extra=listener_extra,
+    )
     server = start_vaultlet_config(workdir, config, root_token, port, env, name)
     status, body, _ = http(server, "GET", "sys/init", token=None)
     if not body["initialized"]:

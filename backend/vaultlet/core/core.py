@@ -15,11 +15,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from vaultlet import SERVER_VERSION
+from vaultlet import SERVER_VERSION, telemetry
 from vaultlet.core.expiration import ExpirationManager, RevocationSettings
 from vaultlet.core.hooks import AuditBroker, Authorizer
 from vaultlet.core.mounts import AUTH_CLASS, MountEntry
 from vaultlet.core.policies import PolicyStore
+from vaultlet.core.quotas import QuotaManager
 from vaultlet.core.router import SYSTEM_ENTRY, TOKEN_ENTRY, Router
 from vaultlet.core.tokens import ROOT_POLICY, TokenEntry, TokenRequest, TokenStore
 from vaultlet.engines import registry
@@ -29,6 +30,7 @@ from vaultlet.framework.request import UPDATE, Request, Response
 from vaultlet.storage.barrier import Barrier, SecureStore, generate_key
 from vaultlet.storage.seals import Seal
 from vaultlet.storage.sql import SQLStorage
+from vaultlet.telemetry import TelemetrySettings
 
 log = logging.getLogger("vaultlet.core")
 
@@ -51,6 +53,7 @@ class CoreConfig:
     rollback_min_age: float = 300.0
     cluster_name: str = "vaultlet-cluster"
     dev: bool = False
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
 
 @dataclass
@@ -104,6 +107,7 @@ class Core:
         self.expiration = ExpirationManager(self, config.revocation)
         self.authorizer = Authorizer(self)
         self.audit = AuditBroker(self)
+        self.quotas = QuotaManager(self)
         self.started_at = time.time()
         # Where the root key comes from when sealed (file, environment, KMS), and where
         # a key made by sys/init is kept; set by the server. See storage/seals.
@@ -262,6 +266,18 @@ class Core:
     # -- the request pipeline ----------------------------------------------
 
     def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            return self._handle(request)
+        finally:
+            telemetry.request_handled(
+                request.operation,
+                request.mount_path,
+                request.path.startswith("auth/") and request.token is None,
+                started,
+            )
+
+    def _handle(self, request: Request) -> Response:
         if self.barrier.sealed and not self.try_auto_unseal():
             if not request.path.startswith(SEALED_PATHS):
                 raise Sealed()
@@ -269,6 +285,7 @@ class Core:
             route = (SYSTEM_ENTRY, self.router.backend(SYSTEM_ENTRY), request.path[len("sys/") :])
         else:
             route = self.router.resolve(request.path)
+            self._enforce_quotas(request, route)
         try:
             backend = self._admit(request, route)
         except VaultError as error:
@@ -277,6 +294,15 @@ class Core:
                 self.audit.log_rejected(request, error)
             raise
         return self._execute(request, backend)
+
+    def _enforce_quotas(self, request: Request, route) -> None:
+        """Rate limits apply after routing (a rule may name a mount or a role) and
+        before the token is even looked up, as in Vault: a flood costs no more."""
+        if route is None:
+            self.quotas.enforce(request, "", "", None)
+            return
+        entry, backend, _relative = route
+        self.quotas.enforce(request, entry.full_path, entry.mount_class, backend)
 
     def _admit(self, request: Request, route) -> Backend:
         """Routing, token validation and authorization: the backend to run, or an error."""
@@ -355,6 +381,7 @@ class Core:
             if ROOT_POLICY in [p.strip().lower() for p in token_request.policies or []]:
                 raise UserError("auth methods cannot create root tokens")
         token_id, entry, warnings = self.tokens.create(parent, token_request)
+        telemetry.token_created(request.mount_type, request.mount_path, entry.ttl, "service")
         response.auth = self.tokens.auth_block(entry, token_id)
         response.warnings.extend(warnings)
         return entry

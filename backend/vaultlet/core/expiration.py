@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from vaultlet import telemetry
 from vaultlet.core.tokens import random_base62, rfc3339
 from vaultlet.durations import format_go_duration
 from vaultlet.errors import UserError
@@ -320,12 +321,14 @@ class ExpirationManager:
         row = self.storage.lease_get(lease_id)
         if row is None:
             return None
+        started = time.perf_counter()
         try:
             self._call_revoke(row)
         except Exception as error:  # noqa: BLE001 - any backend failure is retried
             self._record_failure(row, error)
             return False
         self.storage.delete_claimed_lease(lease_id, self.worker_id)
+        telemetry.lease_revoked(started)
         log.info("lease revoked: lease_id=%s worker=%s", lease_id, self.worker_id)
         return True
 
@@ -350,6 +353,7 @@ class ExpirationManager:
         else:
             due = now + self.settings.backoff(attempts)
             irrevocable = False
+        telemetry.revocation_failed(self._mount_point(row.mount_uuid), irrevocable)
         log.warning(
             "lease revocation failed: lease_id=%s attempt=%d irrevocable=%s error=%s",
             row.lease_id,
@@ -365,6 +369,12 @@ class ExpirationManager:
             irrevocable=irrevocable,
             last_error=text,
         )
+
+    def _mount_point(self, mount_uuid: str) -> str:
+        if mount_uuid == "token":
+            return "auth/token/"
+        entry = self.core.router.entry_by_uuid(mount_uuid)
+        return entry.full_path if entry is not None else ""
 
     # -- tidy --------------------------------------------------------------
 

@@ -81,6 +81,11 @@ class Backend:
         self.logger = context.logger
         self._secret_types = {secret.name: secret for secret in self.secret_types}
 
+    def login_role(self, request: Request) -> str | None:
+        """The role a login request names, for role-based quotas (auth methods with
+        roles override this; None: the method has no roles)."""
+        return None
+
     # -- routing -----------------------------------------------------------
 
     def match(self, relative_path: str) -> tuple[Path, dict[str, str]] | None:

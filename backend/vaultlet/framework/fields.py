@@ -149,6 +149,13 @@ INT = FieldType(
     _to_int,
     int,
 )
+FLOAT = FieldType(
+    "float",
+    {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$"}]},
+    {"type": "number"},
+    lambda v: float(str(v).strip()) if not isinstance(v, (int, float)) else float(v),
+    float,
+)
 BOOL = FieldType("bool", {"type": ["boolean", "string", "integer"]}, {"type": "boolean"}, _to_bool, bool)
 DURATION = FieldType(
     "duration",

@@ -40,6 +40,8 @@ class Request:
     authorization: Any = None
     help: bool = False
     wrap_ttl: int = 0
+    # Headers the core adds to the HTTP answer, success or error (rate-limit quotas).
+    response_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def display_name(self) -> str:
@@ -75,6 +77,9 @@ class Response:
     status: int | None = None
     # A bare JSON body without Vault's envelope (sys/health, sys/seal-status, ...).
     raw: dict[str, Any] | None = None
+    # A body that is not JSON at all (sys/metrics?format=prometheus), with its media type.
+    text: str | None = None
+    content_type: str = ""
     # Some sys/ endpoints repeat their data at the top level of the envelope.
     data_at_top_level: bool = False
     # Filled by the core when a lease was registered.

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import time
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 from flask import Response as FlaskResponse
 from flask import request as http_request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -21,6 +23,7 @@ from vaultlet.framework.request import DELETE, LIST, PATCH, READ, UPDATE, Reques
 from vaultlet.http.webui import register_ui
 
 log = logging.getLogger("vaultlet.http")
+request_log = logging.getLogger("vaultlet.http.request")
 
 DEFAULT_MAX_REQUEST_SIZE = 32 * 1024 * 1024  # Vault's max_request_size
 _METHODS = ["GET", "POST", "PUT", "DELETE", "LIST", "HEAD", "PATCH"]
@@ -37,14 +40,28 @@ def create_app(core, *, max_request_size: int = DEFAULT_MAX_REQUEST_SIZE) -> Fla
     app.url_map.strict_slashes = False
     app.extensions["vaultlet_core"] = core
 
+    @app.before_request
+    def start_clock() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def log_request(answer: FlaskResponse) -> FlaskResponse:
+        _log_request_line(answer.status_code)
+        return answer
+
     @app.route("/v1/", defaults={"path": ""}, methods=_METHODS)
     @app.route("/v1/<path:path>", methods=_METHODS)
     def dispatch(path: str):
+        logical: Request | None = None
         try:
             logical = _logical_request()
-            return _render(core.handle(logical), logical)
+            g.request_id = logical.id
+            answer = _render(core.handle(logical), logical)
         except VaultError as error:
-            return _error(error.status, error.messages)
+            answer = _error(error.status, error.messages)
+        if logical is not None:
+            answer.headers.update(logical.response_headers)
+        return answer
 
     register_ui(app)
 
@@ -70,6 +87,26 @@ def create_app(core, *, max_request_size: int = DEFAULT_MAX_REQUEST_SIZE) -> Fla
         return _error(500, ["internal error"])
 
     return app
+
+
+def _log_request_line(status: int) -> None:
+    """One line per request. Never the query string, headers or body: they can carry
+    tokens and secrets. The request id is the audit entry's ``request.id``."""
+    started = getattr(g, "started", None)
+    request_log.info(
+        "request",
+        extra={
+            "fields": {
+                "request_id": getattr(g, "request_id", ""),
+                "method": http_request.method,
+                "path": http_request.path,
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000.0, 3) if started else None,
+                "remote_addr": http_request.remote_addr or "",
+                "pid": os.getpid(),  # which gunicorn worker answered
+            }
+        },
+    )
 
 
 def _raw_path() -> str:
@@ -173,6 +210,9 @@ def _envelope(response: Response, logical: Request) -> dict[str, Any]:
 
 
 def _render(response: Response, logical: Request) -> FlaskResponse:
+    if response.text is not None:
+        headers = {"Cache-Control": "no-store", "Content-Type": response.content_type or "text/plain"}
+        return FlaskResponse(response.text, status=response.status or 200, headers=headers)
     if response.raw is not None:
         status = response.status or 200
         text = "" if http_request.method == "HEAD" else json.dumps(response.raw)

@@ -82,6 +82,44 @@ lease_table = Table(
     Index("ix_vault_leases_due", "due_at"),
 )
 
+# Rate-limit quota counters: one row per (quota, client address), one fixed window each.
+quota_counter_table = Table(
+    "vault_quota_counters",
+    metadata,
+    Column("counter_key", KeyString, primary_key=True),
+    Column("window_index", BigInteger, nullable=False),
+    Column("hits", Integer, nullable=False),
+    Column("last_allowed", Integer, nullable=False),
+    Column("blocked_until", Float, nullable=False),
+)
+
+# One statement per counted request: SQLite and PostgreSQL both evaluate the SET
+# expressions against the row as it was, and both lock the row for the upsert, so
+# concurrent requests from any process or server each see their own count.
+_QUOTA_HIT_SQL = """
+INSERT INTO vault_quota_counters (counter_key, window_index, hits, last_allowed, blocked_until)
+VALUES (:key, :window, 1, :first_allowed, 0)
+ON CONFLICT (counter_key) DO UPDATE SET
+  hits = CASE
+    WHEN vault_quota_counters.window_index <> :window THEN
+      CASE WHEN vault_quota_counters.blocked_until > :now THEN 0 ELSE 1 END
+    WHEN vault_quota_counters.blocked_until > :now OR vault_quota_counters.hits >= :rate
+      THEN vault_quota_counters.hits
+    ELSE vault_quota_counters.hits + 1 END,
+  last_allowed = CASE
+    WHEN vault_quota_counters.blocked_until > :now THEN 0
+    WHEN vault_quota_counters.window_index <> :window THEN :first_allowed
+    WHEN vault_quota_counters.hits >= :rate THEN 0
+    ELSE 1 END,
+  blocked_until = CASE
+    WHEN vault_quota_counters.blocked_until > :now THEN vault_quota_counters.blocked_until
+    WHEN :block > 0 AND vault_quota_counters.window_index = :window AND vault_quota_counters.hits >= :rate
+      THEN :blocked_until
+    ELSE vault_quota_counters.blocked_until END,
+  window_index = :window
+RETURNING hits, last_allowed, blocked_until
+"""
+
 SCHEMA_LOCK_ID = 0x7661756C  # "vaul": the PostgreSQL advisory lock taken while creating tables
 
 
@@ -300,6 +338,31 @@ class SQLStorage:
             with self.transaction() as conn:
                 yield conn
 
+    # -- rate-limit quota counters ------------------------------------------
+
+    def quota_hit(
+        self, key: str, *, window: int, now: float, rate: float, block_seconds: float
+    ) -> tuple[int, bool, float]:
+        """Count one request in ``key``'s window: (hits in the window, allowed, blocked until)."""
+        params = {
+            "key": key,
+            "window": window,
+            "now": now,
+            "rate": rate,
+            "first_allowed": 1 if rate >= 1 else 0,
+            "block": block_seconds,
+            "blocked_until": now + block_seconds,
+        }
+        with self.transaction() as conn:
+            hits, allowed, blocked_until = conn.exec_driver_sql(self._sql(_QUOTA_HIT_SQL), params).one()
+        return int(hits), bool(allowed), float(blocked_until)
+
+    def quota_forget(self, prefix: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                delete(quota_counter_table).where(_prefix_range(quota_counter_table.c.counter_key, prefix))
+            )
+
     # -- lease index -------------------------------------------------------
 
     def lease_insert(self, row: dict, *, connection: Connection | None = None) -> None:
@@ -356,6 +419,11 @@ class SQLStorage:
             query = query.where(lease_table.c.irrevocable == irrevocable)
         with self._reader() as connection:
             return connection.execute(query).scalar_one()
+
+    def lease_counts_by_mount(self) -> dict[str, int]:
+        query = select(lease_table.c.mount_uuid, func.count()).group_by(lease_table.c.mount_uuid)
+        with self._reader() as connection:
+            return {row[0]: row[1] for row in connection.execute(query)}
 
     def lease_ids_for_token(self, token_hash: str) -> list[str]:
         with self._reader() as connection:

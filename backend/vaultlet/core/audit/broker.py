@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from vaultlet import telemetry
 from vaultlet.core.audit.devices import (
     AUDIT_TABLE_KEY,
     AuditDevice,
@@ -136,7 +137,9 @@ class AuditBroker:
         # The response entry goes to the same devices (and skips a second table check):
         # a request is handled start to finish on one thread.
         self._local.pending = (request.id, devices)
-        self._broadcast(devices, request, lambda device: request_entry(request, device.hasher, error))
+        self._broadcast(
+            devices, request, lambda device: request_entry(request, device.hasher, error), "request"
+        )
 
     def log_response(
         self,
@@ -160,6 +163,7 @@ class AuditBroker:
             lambda device: response_entry(
                 request, response, error, device.hasher, device.elide_lists, issued_name, executed
             ),
+            "response",
         )
 
     def log_rejected(self, request: Request, error: VaultError) -> None:
@@ -179,7 +183,11 @@ class AuditBroker:
         return entry.display_name if entry is not None else ""
 
     def _broadcast(
-        self, devices: list[AuditDevice], request: Request, build: Callable[[AuditDevice], dict[str, Any]]
+        self,
+        devices: list[AuditDevice],
+        request: Request,
+        build: Callable[[AuditDevice], dict[str, Any]],
+        stage: str,
     ) -> None:
         if not devices:
             return
@@ -193,6 +201,7 @@ class AuditBroker:
                     "audit device %s failed to log: %s", device.path, error.strerror or type(error).__name__
                 )
         if not recorded:
+            telemetry.audit_failed(stage)
             log.error("failed to audit request: no audit device succeeded: request_id=%s", request.id)
             raise InternalError("internal error")
 

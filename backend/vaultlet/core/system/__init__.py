@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from vaultlet.core.system import audit, capabilities, health, internal, leases, mounts, policies, tools
+from vaultlet.core.system import (
+    audit,
+    capabilities,
+    health,
+    internal,
+    leases,
+    metrics,
+    mounts,
+    policies,
+    quotas,
+    tools,
+)
 from vaultlet.framework.backend import Backend
 
 
@@ -15,6 +26,8 @@ class SystemBackend(Backend):
         *policies.PATHS,
         *capabilities.PATHS,
         *audit.PATHS,
+        *metrics.PATHS,
+        *quotas.PATHS,
         *tools.PATHS,
     ]
 

@@ -20,6 +20,11 @@ class AppRoleBackend(Backend):
     def approle(self) -> AppRoleStore:
         return AppRoleStore(self.storage)
 
+    def login_role(self, request) -> str | None:
+        role_id = str(request.data.get("role_id") or "")
+        role = self.approle.role_by_role_id(role_id) if role_id else None
+        return role.name if role is not None else ""
+
     def periodic(self) -> None:
         """Expired and used-up secret IDs are removed in the background, as Vault's tidy does."""
         removed = self.approle.tidy()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,6 +24,8 @@ from typing import Any
 import boto3
 import botocore.exceptions
 from botocore.config import Config
+
+from vaultlet import telemetry
 
 DEFAULT_REGION = "us-east-1"
 # Seconds; botocore's 60/60 would hold a request thread for minutes on a dead endpoint.
@@ -201,10 +204,15 @@ class _Api:
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
         method = getattr(self._client, _snake(operation))
+        started = time.perf_counter()
         try:
-            return method(**{k: v for k, v in params.items() if v is not None})
+            result = method(**{k: v for k, v in params.items() if v is not None})
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
-            raise translate_error(error, operation) from None
+            translated = translate_error(error, operation)
+            telemetry.aws_call(operation, time.perf_counter() - started, translated.code)
+            raise translated from None
+        telemetry.aws_call(operation, time.perf_counter() - started)
+        return result
 
     def _paginate(self, operation: str, result_key: str, **params: Any) -> Iterator[Any]:
         """Every item of an IAM listing, following Marker/IsTruncated to the end."""

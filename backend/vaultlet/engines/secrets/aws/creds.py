@@ -12,6 +12,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from vaultlet import telemetry
 from vaultlet.engines.secrets.aws import gofmt
 from vaultlet.engines.secrets.aws.client import IamApi, StsCredentials
 from vaultlet.engines.secrets.aws.errors import reported_as
@@ -51,6 +52,20 @@ def creds_read(backend: AwsBackend, request: Request, fields: FieldData) -> Resp
     via_sts_path = request.relative_path.startswith("sts/")
     credential_type = _credential_type(role, via_sts_path)
     ttl = requested_sts_ttl(role, fields.supplied().get("ttl"), backend.max_lease_ttl)
+    response = _issue(backend, request, name, role, credential_type, fields, ttl)
+    telemetry.credentials_issued(backend.context.mount_path, name, credential_type)
+    return response
+
+
+def _issue(
+    backend: AwsBackend,
+    request: Request,
+    name: str,
+    role: RoleEntry,
+    credential_type: str,
+    fields: FieldData,
+    ttl: int,
+) -> Response:
     if credential_type == IAM_USER:
         return issue_iam_user(backend, request, name, role)
     if credential_type == ASSUMED_ROLE:

@@ -26,6 +26,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from vaultlet import telemetry
 from vaultlet.engines.secrets.aws.client import AwsError, IamApi, IamUser, NoSuchEntity
 from vaultlet.engines.secrets.aws.config_root import CONFIG_ROOT_KEY
 from vaultlet.engines.secrets.aws.iam_users import ISSUER_TAG, LEASE_REF_TAG, USER_WAL_KIND
@@ -72,7 +73,8 @@ def settle_entry(backend: AwsBackend, entry: WALEntry) -> None:
         return
     iam = backend.aws().iam
     if _carries_reference(iam, username, backend.context.mount_uuid, entry.id):
-        delete_iam_user(iam, username, accept_missing=True)
+        if delete_iam_user(iam, username, accept_missing=True):
+            telemetry.wal_rolled_back(backend.context.mount_path, entry.kind)
         log.info("rolled back IAM user %s (write-ahead entry %s, no lease was issued)", username, entry.id)
     backend.wal.delete(entry.id)
 
@@ -104,7 +106,9 @@ def sweep_orphaned_users(backend: AwsBackend) -> int:
     for prefix in user_path_prefixes(backend.storage):
         for user in iam.list_users(prefix):
             if _is_orphan(backend, iam, user, cutoff):
-                delete_iam_user(iam, user.name, accept_missing=True)
+                if not delete_iam_user(iam, user.name, accept_missing=True):
+                    continue  # another worker's sweep got there first
+                telemetry.orphan_deleted(backend.context.mount_path)
                 log.warning("deleted orphaned IAM user %s (ours, but no lease or log entry)", user.name)
                 deleted += 1
     return deleted

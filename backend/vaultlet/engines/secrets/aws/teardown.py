@@ -26,7 +26,8 @@ log = logging.getLogger("vaultlet.backend.aws")
 def delete_iam_user(iam: IamApi, username: str, *, accept_missing: bool) -> bool:
     """Delete ``username`` with its keys, policies and group memberships.
 
-    Returns False when the user did not exist. A user that is not found is only
+    Returns True when this call deleted the user, False when it was gone already
+    (or another worker deleted it meanwhile): callers count deletions by it. A user that is not found is only
     accepted as gone when ``accept_missing`` is true, i.e. when it is older than
     IAM's eventual-consistency window; otherwise NoSuchEntity is raised so the
     caller retries later instead of forgetting a user that is merely not visible yet.
@@ -42,7 +43,7 @@ def delete_iam_user(iam: IamApi, username: str, *, accept_missing: bool) -> bool
         managed_policies = iam.list_attached_user_policies(username)
         keys = iam.list_access_keys(username)
     except NoSuchEntity:
-        return True  # deleted by someone else since we looked: the end state is reached
+        return False  # deleted by someone else since we looked: the end state is reached
     for key in keys:
         _ignoring_missing(iam.delete_access_key, key.access_key_id, username)
     for policy_arn in managed_policies:
@@ -52,13 +53,21 @@ def delete_iam_user(iam: IamApi, username: str, *, accept_missing: bool) -> bool
     for group in groups:
         _ignoring_missing(iam.remove_user_from_group, username, group)
     try:
-        _ignoring_missing(iam.delete_user, username)
+        return _deleted(iam.delete_user, username)
     except AwsError as error:
         if error.code != "DeleteConflict":
             raise
         log.info("IAM user %s has credentials added out of band; removing them before deleting it", username)
         _delete_other_credentials(iam, username)
-        _ignoring_missing(iam.delete_user, username)
+        return _deleted(iam.delete_user, username)
+
+
+def _deleted(call: Callable, *args) -> bool:
+    """True if the call deleted the entity, False if it was already gone."""
+    try:
+        call(*args)
+    except NoSuchEntity:
+        return False
     return True
 
 
