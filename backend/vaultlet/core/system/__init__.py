@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vaultlet.core.system import audit, capabilities, health, internal, leases, mounts, policies
+from vaultlet.core.system import audit, capabilities, health, internal, leases, mounts, policies, wrapping
 from vaultlet.framework.backend import Backend
 
 
@@ -15,6 +15,7 @@ class SystemBackend(Backend):
         *policies.PATHS,
         *capabilities.PATHS,
         *audit.PATHS,
+        *wrapping.PATHS,
     ]
 
     @property
