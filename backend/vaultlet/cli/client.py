@@ -77,6 +77,8 @@ class ClientConfig:
     ca_cert: str | None = None
     skip_verify: bool = False
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+    # Seconds for X-Vault-Wrap-TTL on every request (0: responses are not wrapped).
+    wrap_ttl: int = 0
 
     @classmethod
     def from_environment(
@@ -86,6 +88,7 @@ class ClientConfig:
         address: str | None = None,
         ca_cert: str | None = None,
         skip_verify: bool = False,
+        wrap_ttl: int | None = None,
     ) -> ClientConfig:
         """Command-line flags win over ``VAULT_*`` (or ``BAO_*``) variables, which win over defaults."""
         return cls(
@@ -94,6 +97,7 @@ class ClientConfig:
             ca_cert=ca_cert or environment_value(env, "CACERT"),
             skip_verify=skip_verify or _parse_bool_setting(env, "SKIP_VERIFY"),
             timeout=_timeout_setting(env),
+            wrap_ttl=wrap_ttl if wrap_ttl is not None else _wrap_ttl_setting(env),
         )
 
 
@@ -146,6 +150,16 @@ def _timeout_setting(env: Mapping[str, str]) -> float:
         return float(parse_duration(raw))
     except DurationError:
         raise ClientError("could not parse VAULT_CLIENT_TIMEOUT") from None
+
+
+def _wrap_ttl_setting(env: Mapping[str, str]) -> int:
+    raw = environment_value(env, "WRAP_TTL")
+    if raw is None:
+        return 0
+    try:
+        return parse_duration(raw)
+    except DurationError:
+        raise ClientError("could not parse VAULT_WRAP_TTL") from None
 
 
 def parse_go_bool(text: str) -> bool:
@@ -213,6 +227,18 @@ class VaultClient:
     def delete(self, path: str) -> Secret | None:
         return self.call("DELETE", path)
 
+    def unwrap(self, wrapping_token: str | None) -> Secret | None:
+        """The Go client's ``Logical().Unwrap``: the wrapping token authenticates the call when
+        there is no other token (or it is that token); otherwise it goes in the body."""
+        wrapping_token = (wrapping_token or "").strip()
+        client = self
+        body = None
+        if wrapping_token and not self.config.token:
+            client = self.with_token(wrapping_token)
+        elif wrapping_token and wrapping_token != self.config.token:
+            body = {"token": wrapping_token}
+        return client.call("PUT", "sys/wrapping/unwrap", body)
+
     def call(
         self, method: str, path: str, body: Any = None, query: Mapping[str, list[str]] | None = None
     ) -> Secret | None:
@@ -267,6 +293,8 @@ class VaultClient:
         headers = {"X-Vault-Request": "true", "User-Agent": USER_AGENT}
         if self.config.token:
             headers["X-Vault-Token"] = self.config.token
+        if self.config.wrap_ttl > 0:
+            headers["X-Vault-Wrap-TTL"] = str(self.config.wrap_ttl)
         if data is not None:
             headers["Content-Type"] = "application/json"
         return headers

@@ -73,7 +73,7 @@ class ResponseWrapper:
 
     def wrap(self, request: Request, response: Response) -> Response:
         """The answer to deliver: ``response`` itself, or its wrapped stand-in."""
-        ttl = self.wrap_ttl(request, response)
+        ttl = _json_number(self.wrap_ttl(request, response))  # whole seconds stay ints in lookups
         if not ttl or response.raw is not None or response.is_empty:
             response.wrap_info = None
             return response
