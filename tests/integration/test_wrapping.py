@@ -488,3 +488,42 @@ def test_the_wrapping_sequence_answers_as_openbao_does(server, tmp_path):
     assert len(actual) == len(expected)
     for mine, theirs in zip(actual, expected, strict=True):
         assert mine == theirs
+
+
+# -- the README, verbatim ---------------------------------------------------------------------------
+
+
+def _readme_block(heading: str) -> str:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split(f"\n{heading}\n", 1)[1]
+    return section.split("```sh\n", 1)[1].split("\n```", 1)[0]
+
+
+def test_the_readme_orchestrator_commands_run_verbatim(tmp_path):
+    fresh = start_vaultlet_dev(tmp_path / "readme")
+    try:
+        readme = _readme_block("## Response wrapping")
+        script = f'set -euo pipefail\n{readme}\necho "CI_TOKEN=$CI_TOKEN"\n'
+        env = fresh.client_env()
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        env["PYTHONPATH"] = str(BACKEND_DIR)
+        result = subprocess.run(
+            ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+        ci_token = re.search(r"CI_TOKEN=(\S+)", result.stdout).group(1)
+        looked = ok(http(fresh, "GET", "auth/token/lookup-self", token=ci_token))["data"]
+        assert looked["path"] == "auth/approle/login" and looked["meta"] == {"role_name": "ci"}
+        assert "creation_path    auth/approle/role/ci/secret-id" in result.stdout
+        orchestrator = token_with(fresh, "orchestrator")
+        unwrapped = http(fresh, "PUT", "auth/approle/role/ci/secret-id", token=orchestrator)
+        assert unwrapped[0] == 403  # the policy's min_wrapping_ttl: no header, no secret ID
+    finally:
+        fresh.stop()
+
+
+def test_the_cli_wraps_sys_wrapping_wrap_by_default_as_vaults_does(server):
+    shown = json.loads(succeeded(vaultlet(server, "write", "-format=json", "sys/wrapping/wrap", "k=v")))
+    assert shown["wrap_info"]["ttl"] == 300 and shown["wrap_info"]["creation_path"] == "sys/wrapping/wrap"
+    token = shown["wrap_info"]["token"]
+    assert json.loads(succeeded(vaultlet(server, "unwrap", "-format=json", token)))["data"] == {"k": "v"}

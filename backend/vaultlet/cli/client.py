@@ -27,6 +27,9 @@ DEFAULT_ADDRESS = "https://127.0.0.1:8200"
 DEFAULT_TIMEOUT_SECONDS = 60.0
 TOKEN_FILE_NAME = ".vault-token"
 USER_AGENT = "vaultlet-cli"
+# The Go CLI's DefaultWrappingTTL: what `write sys/wrapping/wrap` gets without -wrap-ttl.
+DEFAULT_WRAPPING_TTL_SECONDS = 300
+WRAP_PATH = "sys/wrapping/wrap"
 
 # Characters Go's url.URL leaves unescaped in a path (besides letters, digits and "-._~").
 _PATH_SAFE_CHARACTERS = "/$&+,:;=@"
@@ -270,7 +273,8 @@ class VaultClient:
         """One HTTP exchange: returns the body of a successful answer or raises ClientError."""
         url = self.url(path, query)
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method=method, headers=self._headers(data))
+        headers = self._headers(data, self._wrap_ttl(method, path))
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with self._opener.open(request, timeout=self.config.timeout) as response:
                 return response.read()
@@ -289,12 +293,20 @@ class VaultClient:
         quoted_path = urllib.parse.quote(clean_path, safe=_PATH_SAFE_CHARACTERS)
         return urllib.parse.urlunsplit((base.scheme, base.netloc, quoted_path, query_text, ""))
 
-    def _headers(self, data: bytes | None) -> dict[str, str]:
+    def _wrap_ttl(self, method: str, path: str) -> int:
+        """The Go CLI's DefaultWrappingLookupFunc: the configured TTL, else 5m for sys/wrapping/wrap."""
+        if self.config.wrap_ttl > 0:
+            return self.config.wrap_ttl
+        if method in ("PUT", "POST") and path.strip("/") == WRAP_PATH:
+            return DEFAULT_WRAPPING_TTL_SECONDS
+        return 0
+
+    def _headers(self, data: bytes | None, wrap_ttl: int = 0) -> dict[str, str]:
         headers = {"X-Vault-Request": "true", "User-Agent": USER_AGENT}
         if self.config.token:
             headers["X-Vault-Token"] = self.config.token
-        if self.config.wrap_ttl > 0:
-            headers["X-Vault-Wrap-TTL"] = str(self.config.wrap_ttl)
+        if wrap_ttl > 0:
+            headers["X-Vault-Wrap-TTL"] = str(wrap_ttl)
         if data is not None:
             headers["Content-Type"] = "application/json"
         return headers
