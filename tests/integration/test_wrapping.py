@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -150,7 +151,9 @@ def test_wrapped_secret_id_unwraps_once_with_bao_and_logs_in(server):
 def test_hvac_unwraps_first_party_and_third_party(server):
     role, _ = _role(server)
     root = hvac.Client(url=server.address, token=server.root_token)
-    first = _wrap(server, "PUT", f"auth/approle/role/{role}/secret-id")["wrap_info"]["token"]
+    wrapped = root.write_data(f"auth/approle/role/{role}/secret-id", wrap_ttl="60s")
+    assert wrapped["data"] is None and wrapped["wrap_info"]["ttl"] == 60
+    first = wrapped["wrap_info"]["token"]
     unwrapped = hvac.Client(url=server.address, token=first).sys.unwrap()
     assert unwrapped["data"]["secret_id"] and unwrapped["request_id"]
     third = _wrap(server, "PUT", "sys/wrapping/wrap", {"password": "p", "n": 5})["wrap_info"]["token"]
@@ -159,6 +162,24 @@ def test_hvac_unwraps_first_party_and_third_party(server):
         root.sys.unwrap(token=third)
     with pytest.raises(hvac.exceptions.InvalidRequest, match=INVALID):
         hvac.Client(url=server.address, token=first).sys.unwrap()
+
+
+def _unwrap_concurrently(server, body, caller, attempts: int = 8) -> list:
+    with ThreadPoolExecutor(max_workers=attempts) as pool:
+        calls = [
+            pool.submit(http, server, "PUT", "sys/wrapping/unwrap", body, token=caller)
+            for _ in range(attempts)
+        ]
+        return [call.result() for call in calls]
+
+
+def test_racing_unwraps_of_one_token_give_the_secret_exactly_once(server):
+    for third_party in (False, True):
+        token = _wrap(server, "PUT", "sys/wrapping/wrap", {"once": "only"})["wrap_info"]["token"]
+        answers = _unwrap_concurrently(server, *(({"token": token}, "") if third_party else (None, token)))
+        delivered = [parsed for status, parsed, _ in answers if status == 200]
+        assert [answer["data"] for answer in delivered] == [{"once": "only"}], answers
+        assert all(status in (400, 403) for status, _, _ in answers if status != 200)
 
 
 def test_an_expired_wrapping_token_fails(server):
