@@ -499,6 +499,21 @@ def _sequence(target) -> list:
         huge = call("PUT", "sys/wrapping/wrap", {"a": "b"}, **{"X-Vault-Wrap-TTL": ttl})
         call("POST", "sys/wrapping/lookup", {"token": huge["wrap_info"]["token"]}, token=None)
     call("PUT", "sys/wrapping/wrap", {"a": "b"}, **{"X-Vault-Wrap-TTL": "500ms"})  # wrap_info.ttl 0
+    owner = call("POST", "auth/token/create", {"policies": ["default"]})["auth"]["client_token"]
+    call("PUT", "cubbyhole/app/db", {"password": "p"}, token=owner)
+    call("GET", "cubbyhole/app/db", token=owner)
+    call("GET", "cubbyhole/app/db")
+    call("GET", "cubbyhole/?list=true", token=owner)
+    call("GET", "cubbyhole/app/db", **{"X-Vault-Wrap-TTL": "60"})
+    call("PUT", "cubbyhole/app/", {"password": "p"}, token=owner)
+    call("DELETE", "cubbyhole/app/db", token=owner)
+    call("GET", "cubbyhole/app/db", token=owner)
+    call("DELETE", "sys/mounts/cubbyhole")
+    looked_up = call("PUT", "sys/wrapping/wrap", {"a": "b"}, **{"X-Vault-Wrap-TTL": "60"})["wrap_info"][
+        "token"
+    ]
+    call("GET", "cubbyhole/response", token=looked_up)
+    call("PUT", "sys/wrapping/unwrap", token=looked_up)
     short = call("PUT", "sys/wrapping/wrap", {"a": "b"}, **{"X-Vault-Wrap-TTL": "1"})
     time.sleep(1.5)
     call("PUT", "sys/wrapping/unwrap", token=short["wrap_info"]["token"])
@@ -563,3 +578,32 @@ def test_the_cli_wraps_sys_wrapping_wrap_by_default_as_vaults_does(server):
     assert shown["wrap_info"]["ttl"] == 300 and shown["wrap_info"]["creation_path"] == "sys/wrapping/wrap"
     token = shown["wrap_info"]["token"]
     assert json.loads(succeeded(vaultlet(server, "unwrap", "-format=json", token)))["data"] == {"k": "v"}
+
+
+# -- the cubbyhole -----------------------------------------------------------------------------------
+
+
+def test_each_token_has_its_own_cubbyhole_which_goes_with_it(server):
+    first, second = token_with(server), token_with(server)
+    assert "Success!" in bao(server, "write", "cubbyhole/app/db", "password=p1", token=first).stdout
+    ok(http(server, "PUT", "cubbyhole/app/db", {"password": "p2"}, token=second))
+    assert ok(http(server, "GET", "cubbyhole/app/db", token=first))["data"] == {"password": "p1"}
+    assert json.loads(bao(server, "list", "-format=json", "cubbyhole", token=first).stdout) == ["app/"]
+    ok(http(server, "POST", "auth/token/revoke", {"token": first}))
+    # A new token starts empty; the second token's secret is untouched.
+    assert http(server, "GET", "cubbyhole/app/db", token=token_with(server))[0] == 404
+    assert ok(http(server, "GET", "cubbyhole/app/db", token=second))["data"] == {"password": "p2"}
+    status, body, _ = http(server, "PUT", "cubbyhole/empty", {}, token=second)
+    assert (status, body["errors"]) == (400, ["missing data fields"])
+    mounts = ok(http(server, "GET", "sys/mounts"))["data"]
+    assert mounts["cubbyhole/"]["type"] == "cubbyhole" and mounts["cubbyhole/"]["local"] is True
+    status, body, _ = http(server, "DELETE", "sys/mounts/cubbyhole")
+    assert (status, body["errors"]) == (400, ['cannot unmount "cubbyhole/"'])
+
+
+def test_a_wrapping_token_may_read_its_cubbyhole_response_once_with_vaults_warning(server):
+    token = _wrap(server, "PUT", "sys/wrapping/wrap", {"a": "b"})["wrap_info"]["token"]
+    read = ok(http(server, "GET", "cubbyhole/response", token=token))
+    assert json.loads(read["data"]["response"])["data"] == {"a": "b"}
+    assert "deprecated" in read["warnings"][0]
+    assert http(server, "PUT", "sys/wrapping/unwrap", token=token)[1]["errors"] == [INVALID]

@@ -220,7 +220,7 @@ class Core:
     def run_periodic(self) -> None:
         """Give every mounted backend its periodic turn (rollback, rotation, sweeps)."""
         for entry in self.router.all_entries():
-            if entry.uuid in ("system", "token"):
+            if entry.uuid in ("system", "token", "cubbyhole"):
                 continue
             try:
                 self.router.backend(entry).periodic()
@@ -247,6 +247,10 @@ class Core:
             from vaultlet.core.auth_token import TokenBackend
 
             return TokenBackend
+        if entry.uuid == "cubbyhole":
+            from vaultlet.core.cubbyhole import CubbyholeBackend
+
+            return CubbyholeBackend
         if entry.mount_class == AUTH_CLASS:
             return registry.auth_method(entry.type)
         return registry.secret_engine(entry.type)
