@@ -22,7 +22,7 @@ import pytest
 
 from support.access import ok, token_with, unique, write_policy
 from support.aws_engine import caller_arn, user_exists, wait_for
-from support.processes import bao, http, start_openbao_dev, start_vaultlet_dev
+from support.processes import bao, http, start_openbao_dev, start_vaultlet_dev, start_vaultlet_production
 
 INVALID = "wrapping token is not valid or does not exist"
 BACKEND_DIR = Path(__file__).resolve().parents[2] / "backend"
@@ -400,13 +400,18 @@ def test_audit_entries_hmac_the_wrapping_token_and_the_unwrapped_secret(server, 
     assert unwrap["response"]["data"]["secret_id"] == hashed_secret_id
 
 
-def test_the_wrapped_response_is_stored_encrypted(server):
-    marker = f"plaintext-{unique('marker')}"
-    token = _wrap(server, "PUT", "sys/wrapping/wrap", {"marker": marker})["wrap_info"]["token"]
-    for path in Path(server.workdir).rglob("*"):
-        if path.is_file() and not path.name.endswith(".log"):
-            assert marker.encode() not in path.read_bytes(), path
-    assert ok(http(server, "PUT", "sys/wrapping/unwrap", token=token))["data"] == {"marker": marker}
+def test_the_wrapped_response_is_stored_encrypted(tmp_path):
+    # A production server: its SQLite file is where the test can read it.
+    production = start_vaultlet_production(tmp_path / "stored")
+    try:
+        marker = f"plaintext-{unique('marker')}"
+        token = _wrap(production, "PUT", "sys/wrapping/wrap", {"marker": marker})["wrap_info"]["token"]
+        stored = b"".join(path.read_bytes() for path in (tmp_path / "stored").glob("vaultlet.db*"))
+        assert b"cubbyhole/" in stored  # the records are there (their keys are not secret)...
+        assert marker.encode() not in stored and token.encode() not in stored  # ...their values are
+        assert ok(http(production, "PUT", "sys/wrapping/unwrap", token=token))["data"] == {"marker": marker}
+    finally:
+        production.stop()
 
 
 # -- differential: the same sequence against OpenBao --------------------------------------------------
