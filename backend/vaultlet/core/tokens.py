@@ -292,7 +292,11 @@ class TokenStore:
 
     def use(self, entry: TokenEntry) -> TokenEntry:
         """Count one use of a limited-use token; the last use revokes it afterwards."""
-        if entry.num_uses <= 0:
+        if entry.num_uses == -1:
+            # Its last use is under way (revocation pending): a concurrent request must not
+            # take it for an unlimited token. For a wrapping token that would unwrap twice.
+            raise PermissionDenied()
+        if entry.num_uses == 0:
             return entry
         record, version = self.store.get_with_version(TOKEN_PREFIX + entry.hash)
         if record is None:
