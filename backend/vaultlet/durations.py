@@ -105,3 +105,57 @@ def format_human(seconds: int) -> str:
 def _trim(value: float) -> str:
     text = f"{value:.9f}".rstrip("0").rstrip(".")
     return text or "0"
+
+
+# Go's time.ParseDuration units (µs written with either micro sign).
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_GO_NUMBER = re.compile(r"(\d*)(?:\.(\d*))?")
+_GO_UNIT = re.compile(r"[^0-9.]*")
+
+
+def _go_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def parse_go_duration_strict(text: str) -> float:
+    """Go's ``time.ParseDuration``, seconds as a float, with Go's exact error messages."""
+    original, rest, sign = text, text, 1.0
+    if rest[:1] in ("+", "-"):
+        sign, rest = (-1.0 if rest[0] == "-" else 1.0), rest[1:]
+    if rest == "0":
+        return 0.0
+    if rest == "":
+        raise DurationError(f"time: invalid duration {_go_quote(original)}")
+    total = 0.0
+    while rest:
+        number = _GO_NUMBER.match(rest)
+        whole, fraction = number.group(1), number.group(2)
+        if not whole and not fraction:
+            raise DurationError(f"time: invalid duration {_go_quote(original)}")
+        rest = rest[number.end() :]
+        unit = _GO_UNIT.match(rest).group(0)
+        if not unit:
+            raise DurationError(f"time: missing unit in duration {_go_quote(original)}")
+        if unit not in _GO_UNITS:
+            raise DurationError(f"time: unknown unit {_go_quote(unit)} in duration {_go_quote(original)}")
+        rest = rest[len(unit) :]
+        total += float(f"{whole or 0}.{fraction or 0}") * _GO_UNITS[unit]
+    if total * 1e9 > 2**63 - 1:
+        raise DurationError(f"time: invalid duration {_go_quote(original)}")
+    return sign * total
+
+
+def parse_duration_second_strict(text: str) -> float:
+    """Vault's ``parseutil.ParseDurationSecond`` for a string, as OpenBao parses the
+    ``X-Vault-Wrap-TTL`` header: whole seconds, ``<n>d``, or a Go duration (which may be
+    fractional: ``500ms``). The errors are Go's, word for word."""
+    if text == "":
+        return 0.0
+    if _INTEGER.fullmatch(text):
+        return float(int(text))
+    if text.endswith("d"):
+        days = text[:-1]
+        if not _INTEGER.fullmatch(days):
+            raise DurationError(f"strconv.ParseInt: parsing {_go_quote(days)}: invalid syntax")
+        return int(days) * 86400.0
+    return parse_go_duration_strict(text)

@@ -22,6 +22,7 @@ from vaultlet.cli import (  # noqa: F401
     operator_commands,
     policy_commands,
     token_commands,
+    wrap_commands,
 )
 from vaultlet.cli.context import GLOBAL_FLAGS, OUTPUT_FORMATS, CommandError, Context
 from vaultlet.cli.flags import FlagError, HelpRequested, describe, parse_arguments

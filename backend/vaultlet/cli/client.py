@@ -27,6 +27,9 @@ DEFAULT_ADDRESS = "https://127.0.0.1:8200"
 DEFAULT_TIMEOUT_SECONDS = 60.0
 TOKEN_FILE_NAME = ".vault-token"
 USER_AGENT = "vaultlet-cli"
+# The Go CLI's DefaultWrappingTTL: what `write sys/wrapping/wrap` gets without -wrap-ttl.
+DEFAULT_WRAPPING_TTL_SECONDS = 300
+WRAP_PATH = "sys/wrapping/wrap"
 
 # Characters Go's url.URL leaves unescaped in a path (besides letters, digits and "-._~").
 _PATH_SAFE_CHARACTERS = "/$&+,:;=@"
@@ -77,6 +80,8 @@ class ClientConfig:
     ca_cert: str | None = None
     skip_verify: bool = False
     timeout: float = DEFAULT_TIMEOUT_SECONDS
+    # Seconds for X-Vault-Wrap-TTL on every request (0: responses are not wrapped).
+    wrap_ttl: int = 0
 
     @classmethod
     def from_environment(
@@ -86,6 +91,7 @@ class ClientConfig:
         address: str | None = None,
         ca_cert: str | None = None,
         skip_verify: bool = False,
+        wrap_ttl: int | None = None,
     ) -> ClientConfig:
         """Command-line flags win over ``VAULT_*`` (or ``BAO_*``) variables, which win over defaults."""
         return cls(
@@ -94,6 +100,7 @@ class ClientConfig:
             ca_cert=ca_cert or environment_value(env, "CACERT"),
             skip_verify=skip_verify or _parse_bool_setting(env, "SKIP_VERIFY"),
             timeout=_timeout_setting(env),
+            wrap_ttl=wrap_ttl if wrap_ttl is not None else _wrap_ttl_setting(env),
         )
 
 
@@ -146,6 +153,16 @@ def _timeout_setting(env: Mapping[str, str]) -> float:
         return float(parse_duration(raw))
     except DurationError:
         raise ClientError("could not parse VAULT_CLIENT_TIMEOUT") from None
+
+
+def _wrap_ttl_setting(env: Mapping[str, str]) -> int:
+    raw = environment_value(env, "WRAP_TTL")
+    if raw is None:
+        return 0
+    try:
+        return parse_duration(raw)
+    except DurationError:
+        raise ClientError("could not parse VAULT_WRAP_TTL") from None
 
 
 def parse_go_bool(text: str) -> bool:
@@ -213,6 +230,18 @@ class VaultClient:
     def delete(self, path: str) -> Secret | None:
         return self.call("DELETE", path)
 
+    def unwrap(self, wrapping_token: str | None) -> Secret | None:
+        """The Go client's ``Logical().Unwrap``: the wrapping token authenticates the call when
+        there is no other token (or it is that token); otherwise it goes in the body."""
+        wrapping_token = (wrapping_token or "").strip()
+        client = self
+        body = None
+        if wrapping_token and not self.config.token:
+            client = self.with_token(wrapping_token)
+        elif wrapping_token and wrapping_token != self.config.token:
+            body = {"token": wrapping_token}
+        return client.call("PUT", "sys/wrapping/unwrap", body)
+
     def call(
         self, method: str, path: str, body: Any = None, query: Mapping[str, list[str]] | None = None
     ) -> Secret | None:
@@ -244,7 +273,8 @@ class VaultClient:
         """One HTTP exchange: returns the body of a successful answer or raises ClientError."""
         url = self.url(path, query)
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(url, data=data, method=method, headers=self._headers(data))
+        headers = self._headers(data, self._wrap_ttl(method, path))
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with self._opener.open(request, timeout=self.config.timeout) as response:
                 return response.read()
@@ -263,10 +293,20 @@ class VaultClient:
         quoted_path = urllib.parse.quote(clean_path, safe=_PATH_SAFE_CHARACTERS)
         return urllib.parse.urlunsplit((base.scheme, base.netloc, quoted_path, query_text, ""))
 
-    def _headers(self, data: bytes | None) -> dict[str, str]:
+    def _wrap_ttl(self, method: str, path: str) -> int:
+        """The Go CLI's DefaultWrappingLookupFunc: the configured TTL, else 5m for sys/wrapping/wrap."""
+        if self.config.wrap_ttl > 0:
+            return self.config.wrap_ttl
+        if method in ("PUT", "POST") and path.strip("/") == WRAP_PATH:
+            return DEFAULT_WRAPPING_TTL_SECONDS
+        return 0
+
+    def _headers(self, data: bytes | None, wrap_ttl: int = 0) -> dict[str, str]:
         headers = {"X-Vault-Request": "true", "User-Agent": USER_AGENT}
         if self.config.token:
             headers["X-Vault-Token"] = self.config.token
+        if wrap_ttl > 0:
+            headers["X-Vault-Wrap-TTL"] = str(wrap_ttl)
         if data is not None:
             headers["Content-Type"] = "application/json"
         return headers

@@ -21,6 +21,12 @@ GLOBAL_FLAGS = (
     Flag("tls-skip-verify", FlagKind.BOOL, "Do not verify TLS certificates. Not recommended."),
     Flag("format", FlagKind.STRING, 'Output format: "table" or "json" (default: $VAULT_FORMAT or table).'),
     Flag("field", FlagKind.STRING, "Print only the named field, raw, without a trailing newline."),
+    Flag(
+        "wrap-ttl",
+        FlagKind.DURATION,
+        "Wrap the response in a single-use token with this TTL ($VAULT_WRAP_TTL); "
+        "unwrap it with `vaultlet unwrap`.",
+    ),
 )
 
 
@@ -74,6 +80,7 @@ class Context:
             address=self.flags.get("address"),
             ca_cert=self.flags.get("ca-cert"),
             skip_verify=bool(self.flags.get("tls-skip-verify")),
+            wrap_ttl=self.flags.get("wrap-ttl"),
         )
         return VaultClient(config)
 

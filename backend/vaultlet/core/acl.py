@@ -131,6 +131,23 @@ path "identity/oidc/provider/+/authorize" {
 }
 """
 
+# The policy of every response-wrapping token, built in and unchangeable, byte for byte as
+# OpenBao 2.7 returns it from `GET sys/policies/acl/response-wrapping`.
+RESPONSE_WRAPPING_POLICY_NAME = "response-wrapping"
+RESPONSE_WRAPPING_POLICY_TEXT = """
+path "cubbyhole/response" {
+    capabilities = ["create", "read"]
+}
+
+path "sys/wrapping/unwrap" {
+    capabilities = ["update"]
+}
+
+path "auth/token/revoke-self" {
+    capabilities = ["update"]
+}
+"""
+
 # Capability bits. Plain ints rather than an IntFlag: `|` and `&` on IntFlag members are
 # several times slower, and these run on every request.
 DENY, CREATE, READ, UPDATE, DELETE, LIST, SUDO, PATCH, SCAN = (1 << shift for shift in range(9))
@@ -410,7 +427,7 @@ def _capability_bits(key: str, capabilities: list[str]) -> tuple[int, tuple[str,
 
 
 def _with_options(rule: PathRule, key: str, body: dict[str, Any]) -> PathRule:
-    """Parameter rules (enforced by `ACL.check`) and wrapping limits."""
+    """Parameter rules and wrapping limits, both enforced by ``ACL.check``."""
     min_ttl = _wrapping_ttl(body, "min_wrapping_ttl")
     max_ttl = _wrapping_ttl(body, "max_wrapping_ttl")
     if min_ttl and max_ttl and max_ttl < min_ttl:
@@ -521,6 +538,9 @@ class _Grant:
     granted_by: dict[int, list[str]] = field(default_factory=dict)  # capability bit -> policy names
     rules: list[PathRule] = field(default_factory=list)
     parameters: ParameterRules = field(default_factory=lambda: ParameterRules())
+    # Merged as OpenBao merges them: the lesser of the limits that are set (0: no limit).
+    min_wrapping_ttl: int = 0
+    max_wrapping_ttl: int = 0
 
     def merge(self, policy_name: str, rule: PathRule) -> None:
         if self.bits & DENY:
@@ -534,6 +554,26 @@ class _Grant:
         for bit in CAPABILITY_BITS.values():
             if rule.bits & bit and policy_name not in self.granted_by.setdefault(bit, []):
                 self.granted_by[bit].append(policy_name)
+        self.min_wrapping_ttl = _lesser_limit(self.min_wrapping_ttl, rule.min_wrapping_ttl)
+        self.max_wrapping_ttl = _lesser_limit(self.max_wrapping_ttl, rule.max_wrapping_ttl)
+
+    def wrapping_allowed(self, wrap_ttl: float) -> bool:
+        """OpenBao's wrapping limits: a path with a limit must be asked for with a wrap TTL
+        inside it (no X-Vault-Wrap-TTL at all is refused); limits merged into an empty range
+        refuse everything."""
+        if self.max_wrapping_ttl and (not wrap_ttl or wrap_ttl > self.max_wrapping_ttl):
+            return False
+        if self.min_wrapping_ttl and (not wrap_ttl or wrap_ttl < self.min_wrapping_ttl):
+            return False
+        return not (
+            self.min_wrapping_ttl and self.max_wrapping_ttl and self.max_wrapping_ttl < self.min_wrapping_ttl
+        )
+
+
+def _lesser_limit(current: int, candidate: int) -> int:
+    if candidate > 0 and (current == 0 or candidate < current):
+        return candidate
+    return current
 
 
 @dataclass(frozen=True)
@@ -830,11 +870,14 @@ class ACL:
             return ["deny"]
         return sorted(name for name, bit in CAPABILITY_BITS.items() if bits & bit)
 
-    def check(self, path: str, operation: str, data: Mapping[str, Any] | None = None) -> AuthorizationResult:
+    def check(
+        self, path: str, operation: str, data: Mapping[str, Any] | None = None, wrap_ttl: float = 0.0
+    ) -> AuthorizationResult:
         """May a request with this operation (and these parameters) go to this path?
 
         `root_privs` is for sudo paths. The parameter rules apply to read, create, update and
-        patch, as in Vault."""
+        patch, as in Vault. ``wrap_ttl`` is the request's X-Vault-Wrap-TTL in seconds (0: not
+        wrapped), checked against the path's ``min_wrapping_ttl``/``max_wrapping_ttl``."""
         if self.is_root:
             return AuthorizationResult(
                 allowed=True, root_privs=True, granting_policies=["root"], is_root=True
@@ -847,7 +890,7 @@ class ACL:
         grant = self._find(path, operation)
         if grant is None:
             return AuthorizationResult(allowed=False, root_privs=False, granting_policies=[])
-        allowed = bool(grant.bits & needed)
+        allowed = bool(grant.bits & needed) and grant.wrapping_allowed(wrap_ttl)
         if allowed and operation in _PARAMETER_CHECKED:
             allowed = grant.parameters.permit(data or {})
         return AuthorizationResult(

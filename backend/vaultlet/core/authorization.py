@@ -35,18 +35,32 @@ class Authorizer:
         if token is None or not self.bound_address_ok(token, request.remote_addr):
             raise PermissionDenied()
         result = self.check(
-            token, request.path, request.operation, help_request=request.help, data=request.data
+            token,
+            request.path,
+            request.operation,
+            help_request=request.help,
+            data=request.data,
+            wrap_ttl=request.wrap_ttl,
         )
         request.authorization = result
         if not result.allowed or (sudo_required and not result.root_privs):
             raise PermissionDenied()
 
-    def check(self, token: TokenEntry, path: str, operation: str, *, help_request: bool = False, data=None):
+    def check(
+        self,
+        token: TokenEntry,
+        path: str,
+        operation: str,
+        *,
+        help_request: bool = False,
+        data=None,
+        wrap_ttl: float = 0,
+    ):
         if token.is_root:
             return _ROOT_RESULT
         if help_request:
             return _HELP_RESULT  # Vault answers ?help to any valid token
-        return self.core.policies.acl(token.policies).check(path, operation, data)
+        return self.core.policies.acl(token.policies).check(path, operation, data, wrap_ttl)
 
     @staticmethod
     def bound_address_ok(token: TokenEntry, remote_address: str) -> bool:

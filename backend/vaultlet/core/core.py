@@ -2,8 +2,8 @@
 
 ``Core.handle`` is the request pipeline every API call goes through, in Vault's
 order: sealed check, routing, token validation (403), authorization (403),
-audit of the request (fail closed), the backend, lease registration, audit of
-the response.
+audit of the request (fail closed), the backend, lease registration, response
+wrapping, audit of the response.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from vaultlet.core.policies import PolicyStore
 from vaultlet.core.quotas import QuotaManager
 from vaultlet.core.router import SYSTEM_ENTRY, TOKEN_ENTRY, Router
 from vaultlet.core.tokens import ROOT_POLICY, TokenEntry, TokenRequest, TokenStore
+from vaultlet.core.wrapping import WRAPPING_TOKEN_PATHS, ResponseWrapper
 from vaultlet.engines import registry
 from vaultlet.errors import InternalError, NotFound, PermissionDenied, Sealed, UserError, VaultError
 from vaultlet.framework.backend import Backend, UnsupportedPathError
@@ -104,6 +105,7 @@ class Core:
         self.router = Router(self)
         self.policies = PolicyStore(self)
         self.tokens = TokenStore(self)
+        self.wrapping = ResponseWrapper(self)
         self.expiration = ExpirationManager(self, config.revocation)
         self.authorizer = Authorizer(self)
         self.audit = AuditBroker(self)
@@ -232,7 +234,7 @@ class Core:
     def run_periodic(self) -> None:
         """Give every mounted backend its periodic turn (rollback, rotation, sweeps)."""
         for entry in self.router.all_entries():
-            if entry.uuid in ("system", "token"):
+            if entry.uuid in ("system", "token", "cubbyhole"):
                 continue
             try:
                 self.router.backend(entry).periodic()
@@ -259,6 +261,10 @@ class Core:
             from vaultlet.core.auth_token import TokenBackend
 
             return TokenBackend
+        if entry.uuid == "cubbyhole":
+            from vaultlet.core.cubbyhole import CubbyholeBackend
+
+            return CubbyholeBackend
         if entry.mount_class == AUTH_CLASS:
             return registry.auth_method(entry.type)
         return registry.secret_engine(entry.type, entry.options)
@@ -292,6 +298,8 @@ class Core:
             # Refusals are recorded too (best effort, as in Vault); sealed, nothing can be.
             if not self.barrier.sealed:
                 self.audit.log_rejected(request, error)
+            if request.token is not None:
+                self.tokens.finish_use(request.token)  # a refused request still used up a use
             raise
         return self._execute(request, backend)
 
@@ -315,6 +323,8 @@ class Core:
         request.mount_accessor = entry.accessor
         request.mount_class = entry.mount_class
         request.relative_path = relative
+        if entry.uuid == "system" and relative in WRAPPING_TOKEN_PATHS and not request.help:
+            self.wrapping.validate(request)  # before the token is used, as in Vault
         mount_help = request.help and relative == ""  # `GET aws/?help=1`: the backend's own help
         if backend.match(relative) is None and not mount_help:
             self._authenticate_unrouted(request)
@@ -344,22 +354,32 @@ class Core:
         self.audit.log_request(request)
         issued: TokenEntry | None = None
         try:
-            response = backend.handle(request)
-            issued = self._issue_token(request, response)
-            if response.secret is not None:
-                self.expiration.register(request, response)
-            response.mount_type = request.mount_type
-        except VaultError as error:
-            self.audit.log_response(request, None, error)
-            raise
+            try:
+                response = backend.handle(request)
+                issued = self._issue_token(request, response)
+                if response.secret is not None:
+                    self.expiration.register(request, response)
+                response.mount_type = request.mount_type
+                delivered = self._wrap(request, response, issued)
+            except VaultError as error:
+                self.audit.log_response(request, None, error)
+                raise
+            try:
+                self.audit.log_response(request, delivered.audit_view or delivered)
+            except Exception:  # noqa: BLE001 - whatever broke the audit write, fail closed
+                self._withdraw(response, issued, delivered)
+                raise InternalError("internal error") from None
+        finally:
+            if request.token is not None:
+                self.tokens.finish_use(request.token)
+        return delivered
+
+    def _wrap(self, request: Request, response: Response, issued: TokenEntry | None) -> Response:
         try:
-            self.audit.log_response(request, response)
-        except Exception:  # noqa: BLE001 - whatever broke the audit write, fail closed
-            self._withdraw(response, issued)
-            raise InternalError("internal error") from None
-        if request.token is not None:
-            self.tokens.finish_use(request.token)
-        return response
+            return self.wrapping.wrap(request, response)
+        except VaultError:
+            self._withdraw(response, issued, None)  # nothing may outlive an answer never given
+            raise
 
     def _issue_token(self, request: Request, response: Response) -> TokenEntry | None:
         """Mint the token a backend asked for with ``Response(auth=TokenRequest(...))``.
@@ -386,7 +406,7 @@ class Core:
         response.warnings.extend(warnings)
         return entry
 
-    def _withdraw(self, response: Response, issued: TokenEntry | None) -> None:
+    def _withdraw(self, response: Response, issued: TokenEntry | None, delivered: Response | None) -> None:
         """Fail closed: a response nobody recorded is never delivered, so whatever it
         carried must not outlive it. Revocation is synchronous: the cloud credential
         is gone before the client hears 500 (if the engine fails, the lease stays
@@ -398,11 +418,14 @@ class Core:
                 log.error("revocation of an unaudited lease failed; it stays queued: %s", response.lease_id)
         if issued is not None:
             self.tokens.revoke_tree(issued.hash)
+        if delivered is not None:
+            self.wrapping.discard(delivered)
 
     def _authenticate(self, request: Request) -> None:
         entry = self.tokens.lookup(request.client_token)
         if entry is None:
             raise PermissionDenied()
+        request.remaining_uses = entry.num_uses
         request.token = self.tokens.use(entry)
 
     def _attach_optional_token(self, request: Request) -> None:

@@ -2,7 +2,8 @@
 
 Policies live one per record under ``sys/policy/<name>``, encrypted like
 everything else. ``default`` is built in until someone edits it (then the
-stored text wins); ``root`` is never stored and cannot be changed.
+stored text wins); ``root`` and ``response-wrapping`` (the policy of wrapping
+tokens) are never stored and cannot be changed.
 
 ``acl(names)`` is on the hot path of every non-root request. It asks the
 database only for the record versions of the token's policies (one indexed
@@ -23,6 +24,8 @@ from vaultlet.core.acl import (
     ACL,
     DEFAULT_POLICY_NAME,
     DEFAULT_POLICY_TEXT,
+    RESPONSE_WRAPPING_POLICY_NAME,
+    RESPONSE_WRAPPING_POLICY_TEXT,
     ROOT_POLICY_NAME,
     Policy,
     PolicyError,
@@ -78,13 +81,15 @@ class PolicyStore:
         name = sanitize_name(name)
         if name == ROOT_POLICY_NAME:
             return ""
+        if name == RESPONSE_WRAPPING_POLICY_NAME:
+            return RESPONSE_WRAPPING_POLICY_TEXT
         record = self.store.get(policy_key(name))
         if record is not None and not record.get(_DELETED):
             return record["policy"]
         return DEFAULT_POLICY_TEXT if name == DEFAULT_POLICY_NAME else None
 
     def exists(self, name: str) -> bool:
-        if name in (ROOT_POLICY_NAME, DEFAULT_POLICY_NAME):
+        if name in (ROOT_POLICY_NAME, DEFAULT_POLICY_NAME, RESPONSE_WRAPPING_POLICY_NAME):
             return True
         return self._live(policy_key(name))
 
@@ -92,8 +97,8 @@ class PolicyStore:
         name = sanitize_name(name)
         if not name:
             raise UserError("policy name must be provided in the URL")
-        if name == ROOT_POLICY_NAME:
-            raise UserError(f'cannot update "{ROOT_POLICY_NAME}" policy')
+        if name in (ROOT_POLICY_NAME, RESPONSE_WRAPPING_POLICY_NAME):
+            raise UserError(f'cannot update "{name}" policy')
         try:
             parse_policy(name, text)
         except PolicyError as error:
@@ -102,8 +107,8 @@ class PolicyStore:
 
     def delete(self, name: str) -> None:
         name = sanitize_name(name)
-        if name == ROOT_POLICY_NAME:
-            raise UserError(f'cannot delete "{ROOT_POLICY_NAME}" policy')
+        if name in (ROOT_POLICY_NAME, RESPONSE_WRAPPING_POLICY_NAME):
+            raise UserError(f'cannot delete "{name}" policy')
         if name == DEFAULT_POLICY_NAME:
             raise UserError("cannot delete default policy")
         if self.store.get(policy_key(name)) is not None:
@@ -155,10 +160,15 @@ class PolicyStore:
 
     def _policy(self, name: str, version: int | None) -> Policy | None:
         """A parsed policy, cached per record version (None: no such policy)."""
+        if name == RESPONSE_WRAPPING_POLICY_NAME:
+            # Built in whatever storage holds (a record written before vaultlet knew the name).
+            version = None
         cached = self._parsed.get((name, version))
         if cached is not None:
             return cached
-        if version is None:
+        if name == RESPONSE_WRAPPING_POLICY_NAME:
+            policy = parse_policy(name, RESPONSE_WRAPPING_POLICY_TEXT)
+        elif version is None:
             if name != DEFAULT_POLICY_NAME:
                 return None
             policy = parse_policy(name, DEFAULT_POLICY_TEXT)

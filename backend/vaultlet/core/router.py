@@ -30,6 +30,14 @@ SYSTEM_ENTRY = MountEntry(
     accessor="system_vaultlet",
     description="system endpoints used for control, policy and debugging",
 )
+CUBBYHOLE_ENTRY = MountEntry(
+    path="cubbyhole/",
+    type="cubbyhole",
+    uuid="cubbyhole",
+    accessor="cubbyhole_vaultlet",
+    description="per-token private secret storage",
+    local=True,
+)
 TOKEN_ENTRY = MountEntry(
     path="token/",
     type="token",
@@ -51,7 +59,13 @@ class Router:
     def all_entries(self) -> list[MountEntry]:
         # Both mount tables in one version-check query: this runs on every request.
         records = self.core.store.cached_many([MOUNTS_KEY, AUTH_KEY])
-        return [SYSTEM_ENTRY, TOKEN_ENTRY, *entries_of(records[MOUNTS_KEY]), *entries_of(records[AUTH_KEY])]
+        return [
+            SYSTEM_ENTRY,
+            CUBBYHOLE_ENTRY,
+            TOKEN_ENTRY,
+            *entries_of(records[MOUNTS_KEY]),
+            *entries_of(records[AUTH_KEY]),
+        ]
 
     def resolve(self, path: str) -> tuple[MountEntry, Backend, str] | None:
         entry = self.match_entry(path)

@@ -29,6 +29,10 @@ PARENT_PREFIX = "token/parent/"
 
 ROOT_POLICY = "root"
 DEFAULT_POLICY = "default"
+RESPONSE_WRAPPING_POLICY = "response-wrapping"
+# Where a token's cubbyhole lives (a wrapping token's holds the wrapped response); it goes
+# with the token.
+CUBBYHOLE_PREFIX = "cubbyhole/"
 _BASE62 = string.ascii_letters + string.digits
 
 
@@ -73,6 +77,11 @@ class TokenEntry:
     def orphan(self) -> bool:
         return not self.parent
 
+    @property
+    def is_wrapping(self) -> bool:
+        """Vault's IsWrappingToken: exactly the response-wrapping policy."""
+        return self.policies == [RESPONSE_WRAPPING_POLICY]
+
     def remaining_ttl(self, now: float | None = None) -> int:
         if self.expire_time is None:
             return 0
@@ -107,6 +116,14 @@ class TokenRequest:
     # role's allowed list, an auth method): skip the rule that a child's policies
     # must be a subset of its parent's.
     policies_vetted: bool = False
+    # A response-wrapping token, minted by the core only: it alone may carry the
+    # response-wrapping policy, and its TTL is the requested one even above the system
+    # maximum (as in OpenBao).
+    wrapping: bool = False
+
+
+def cubbyhole_prefix(token_hash: str) -> str:
+    return f"{CUBBYHOLE_PREFIX}{token_hash}/"
 
 
 def normalize_policies(policies: list[str], add_default: bool) -> list[str]:
@@ -220,6 +237,10 @@ class TokenStore:
     def _child_policies(self, parent: TokenEntry | None, request: TokenRequest) -> list[str]:
         """Vault's token-store rules for the policies of a new token."""
         requested = [p for p in (request.policies or []) if p.strip()]
+        if request.wrapping:
+            return [RESPONSE_WRAPPING_POLICY]
+        if RESPONSE_WRAPPING_POLICY in normalize_policies(requested, add_default=False):
+            raise UserError(f'cannot assign policy "{RESPONSE_WRAPPING_POLICY}"')
         if not requested:
             inherited = list(parent.policies) if parent else [DEFAULT_POLICY]
             policies = normalize_policies(inherited, add_default=False)
@@ -243,7 +264,7 @@ class TokenStore:
         return [f'Policy "{name}" does not exist' for name in policies if not self.core.policies.exists(name)]
 
     def _initial_ttl(self, request: TokenRequest, policies: list[str], now: float, warnings: list[str]):
-        system_max = self.core.config.max_lease_ttl
+        system_max = 0 if request.wrapping else self.core.config.max_lease_ttl
         if request.period:
             ttl = request.period
         elif request.ttl:
@@ -271,7 +292,11 @@ class TokenStore:
 
     def use(self, entry: TokenEntry) -> TokenEntry:
         """Count one use of a limited-use token; the last use revokes it afterwards."""
-        if entry.num_uses <= 0:
+        if entry.num_uses == -1:
+            # Its last use is under way (revocation pending): a concurrent request must not
+            # take it for an unlimited token. For a wrapping token that would unwrap twice.
+            raise PermissionDenied()
+        if entry.num_uses == 0:
             return entry
         record, version = self.store.get_with_version(TOKEN_PREFIX + entry.hash)
         if record is None:
@@ -336,6 +361,7 @@ class TokenStore:
         entry = self.get_by_hash(token_hash)
         # Leases first: a token whose leases are still live must stay revocable.
         self.core.expiration.revoke_for_token(token_hash)
+        self.store.delete_prefix(cubbyhole_prefix(token_hash))  # the token's cubbyhole goes with it
         if entry is None:
             return
         self.store.delete(ACCESSOR_PREFIX + self.hash(entry.accessor))

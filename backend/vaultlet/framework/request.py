@@ -39,7 +39,10 @@ class Request:
     # paths. Audit records it; token creation asks it whether the caller holds sudo.
     authorization: Any = None
     help: bool = False
-    wrap_ttl: int = 0
+    # X-Vault-Wrap-TTL in seconds (Go durations may be fractional: "500ms"); 0: no wrapping.
+    wrap_ttl: float = 0.0
+    # The caller's token's use count before this request used it (audited as remaining_uses).
+    remaining_uses: int = 0
     # Headers the core adds to the HTTP answer, success or error (rate-limit quotas).
     response_headers: dict[str, str] = field(default_factory=dict)
 
@@ -69,6 +72,31 @@ class LeaseRequest:
 
 
 @dataclass
+class WrapInfo:
+    """Vault's wrap_info: a backend sets ``ttl`` (and ``creation_path``) to ask for its answer
+    to be wrapped; the core fills in the rest when it wraps."""
+
+    ttl: float
+    creation_path: str = ""
+    token: str = ""
+    accessor: str = ""
+    creation_time: str = ""
+    wrapped_accessor: str = ""
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "token": self.token,
+            "accessor": self.accessor,
+            "ttl": int(self.ttl),
+            "creation_time": self.creation_time,
+            "creation_path": self.creation_path,
+        }
+        if self.wrapped_accessor:
+            wire["wrapped_accessor"] = self.wrapped_accessor
+        return wire
+
+
+@dataclass
 class Response:
     data: dict[str, Any] | None = None
     secret: LeaseRequest | None = None
@@ -87,10 +115,45 @@ class Response:
     lease_duration: int = 0
     renewable: bool = False
     mount_type: str = ""
+    # Set when the answer is (to be) response-wrapped: the envelope then carries only this.
+    wrap_info: WrapInfo | None = None
+    # What the audit devices record instead of this response (an unwrap's raw body is
+    # audited as the response it holds, as Vault does).
+    audit_view: Response | None = None
 
     @property
     def is_empty(self) -> bool:
+        if self.wrap_info is not None and self.wrap_info.token:
+            return False
         return self.data is None and self.auth is None and not self.warnings and not self.lease_id
+
+    def envelope(self, request_id: str) -> dict[str, Any]:
+        """Vault's JSON envelope (what the HTTP layer sends, and what a wrapping token holds)."""
+        if self.wrap_info is not None and self.wrap_info.token:
+            # A wrapped answer carries nothing but the wrapping token (and warnings).
+            return {
+                "request_id": "",
+                "lease_id": "",
+                "renewable": False,
+                "lease_duration": 0,
+                "data": None,
+                "wrap_info": self.wrap_info.to_wire(),
+                "warnings": self.warnings or None,
+                "auth": None,
+            }
+        body: dict[str, Any] = {
+            "request_id": request_id,
+            "lease_id": self.lease_id,
+            "renewable": self.renewable,
+            "lease_duration": self.lease_duration,
+            "data": self.data,
+            "wrap_info": None,
+            "warnings": self.warnings or None,
+            "auth": self.auth,
+        }
+        if self.mount_type:
+            body["mount_type"] = self.mount_type
+        return body
 
     def add_warning(self, text: str) -> None:
         self.warnings.append(text)

@@ -11,6 +11,8 @@ import json
 import logging
 import os
 import time
+import re
+import urllib.parse
 from typing import Any
 
 from flask import Flask, g
@@ -18,7 +20,14 @@ from flask import Response as FlaskResponse
 from flask import request as http_request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from vaultlet.errors import NotFound, UnsupportedMediaType, UnsupportedOperation, UserError, VaultError
+from vaultlet.durations import DurationError, parse_duration_second_strict
+from vaultlet.errors import (
+    NotFound,
+    UnsupportedMediaType,
+    UnsupportedOperation,
+    UserError,
+    VaultError,
+)
 from vaultlet.framework.request import DELETE, LIST, PATCH, READ, UPDATE, Request, Response
 from vaultlet.http.webui import register_ui
 
@@ -30,6 +39,14 @@ _METHODS = ["GET", "POST", "PUT", "DELETE", "LIST", "HEAD", "PATCH"]
 _WRITE_METHODS = {"POST": UPDATE, "PUT": UPDATE, "DELETE": DELETE, "PATCH": PATCH, "LIST": LIST}
 _NO_CACHE = {"Cache-Control": "no-store", "Content-Type": "application/json"}
 _ROOT_NAMESPACES = {"", "root", "root/"}
+_FORM_TYPE = "application/x-www-form-urlencoded"
+# How far OpenBao looks into a form-typed body for the start of JSON (it then parses JSON).
+_FORM_SNIFF_BYTES = 512
+_JSON_WHITESPACE = b" \t\r\n"
+# A "%" not followed by two hex digits: Go's url.ParseQuery refuses the whole form.
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+WRAP_TTL_HEADER = "X-Vault-Wrap-TTL"
+WRAP_FORMAT_HEADER = "X-Vault-Wrap-Format"
 
 
 def create_app(core, *, max_request_size: int = DEFAULT_MAX_REQUEST_SIZE) -> Flask:
@@ -129,22 +146,75 @@ def _operation(method: str, query: dict[str, Any]) -> str:
 
 def _body() -> dict[str, Any]:
     raw = http_request.get_data(cache=False)
-    if not raw.strip():
-        return {}
-    if http_request.method == "PATCH" and http_request.mimetype != "application/merge-patch+json":
+    merge_patch = http_request.mimetype == "application/merge-patch+json"
+    if http_request.method == "PATCH" and raw.strip() and not merge_patch:
         raise UnsupportedMediaType(
             "PATCH requires Content-Type of application/merge-patch+json, provided "
             + (http_request.mimetype or "")
         )
+    if http_request.method in ("POST", "PUT") and _is_form(raw):
+        return _form_data(raw)
+    if not raw.strip():
+        return {}
     try:
         parsed = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise UserError(f"failed to parse JSON input: {error}") from None
     except RecursionError:
         raise UserError("failed to parse JSON input: nested too deeply") from None
+    if parsed is None:
+        return {}  # `bao write -f` sends the JSON `null`: Vault reads it as an empty request
     if not isinstance(parsed, dict):
-        raise UserError("failed to parse JSON input: the body must be a JSON object")
+        kind = _GO_JSON_KINDS.get(type(parsed), "value")
+        raise UserError(
+            f"failed to decode JSON input: json: cannot unmarshal {kind} into Go value of type "
+            "map[string]interface {}"
+        )
     return parsed
+
+
+_GO_JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "bool"}
+
+
+def _is_form(raw: bytes) -> bool:
+    """OpenBao's rule: a form only when the Content-Type says so and the body does not
+    start like JSON (so clients that mislabel JSON keep working)."""
+    if http_request.mimetype != _FORM_TYPE:
+        return False
+    head = raw[:_FORM_SNIFF_BYTES].lstrip(_JSON_WHITESPACE)
+    return not head.startswith((b"{", b"["))
+
+
+def _form_data(raw: bytes) -> dict[str, Any]:
+    """A form body as request data; repeated keys are joined with commas, as in Vault."""
+    if _BAD_ESCAPE.search(raw) or b";" in raw:
+        raise UserError("error parsing form data")
+    try:
+        pairs = urllib.parse.parse_qsl(raw.decode(), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise UserError("error parsing form data") from None
+    values: dict[str, list[str]] = {}
+    for key, value in pairs:
+        values.setdefault(key, []).append(value)
+    return {key: ",".join(items) for key, items in values.items()}
+
+
+def _wrap_ttl() -> float:
+    """The requested wrapping TTL in seconds, parsed as OpenBao parses it (0: no wrapping)."""
+    text = http_request.headers.get(WRAP_TTL_HEADER, "").strip()
+    if not text:
+        return 0.0
+    try:
+        ttl = parse_duration_second_strict(text)
+    except DurationError as error:
+        raise UserError(f"error parsing {WRAP_TTL_HEADER} header: {error}") from None
+    if ttl < 0:
+        raise UserError(f"error parsing {WRAP_TTL_HEADER} header: requested wrap ttl cannot be negative")
+    if ttl and http_request.headers.get(WRAP_FORMAT_HEADER, "").strip() == "jwt":
+        # OpenBao signs JWT-format wrapping tokens for its own replication and plugin set-up;
+        # vaultlet has no signing key for them: refused rather than answered with another kind.
+        raise UserError(f"{WRAP_FORMAT_HEADER} jwt is not supported; omit the header for a token")
+    return ttl
 
 
 def _token() -> str | None:
@@ -179,6 +249,7 @@ def _logical_request() -> Request:
         operation=operation,
         path=path,
         data=data,
+        wrap_ttl=_wrap_ttl(),
         client_token=_token(),
         remote_addr=http_request.remote_addr or "",
         remote_port=int(http_request.environ.get("REMOTE_PORT") or 0),
@@ -192,19 +263,8 @@ def _logical_request() -> Request:
 
 
 def _envelope(response: Response, logical: Request) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "request_id": logical.id,
-        "lease_id": response.lease_id,
-        "renewable": response.renewable,
-        "lease_duration": response.lease_duration,
-        "data": response.data,
-        "wrap_info": None,
-        "warnings": response.warnings or None,
-        "auth": response.auth,
-    }
-    if response.mount_type:
-        body["mount_type"] = response.mount_type
-    if response.data_at_top_level and response.data:
+    body = response.envelope(logical.id)
+    if response.data_at_top_level and response.data and response.wrap_info is None:
         body = {**response.data, **body}
     return body
 

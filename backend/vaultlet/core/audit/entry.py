@@ -22,7 +22,7 @@ from vaultlet.framework.request import CREATE, LIST, READ, UPDATE
 
 if TYPE_CHECKING:
     from vaultlet.core.tokens import TokenEntry
-    from vaultlet.framework.request import Request, Response
+    from vaultlet.framework.request import Request, Response, WrapInfo
 
 HASH_PREFIX = "hmac-sha256:"
 _RUNNING_VERSION = f"v{__version__}+builtin.vaultlet"
@@ -102,6 +102,8 @@ def caller_auth(request: Request, hasher: Hasher, error: VaultError | None = Non
         section["policy_results"] = results
     if token.meta:
         section["metadata"] = dict(sorted(token.meta.items()))
+    if request.remaining_uses > 0:
+        section["remaining_uses"] = request.remaining_uses
     section["token_type"] = token.type
     if token.creation_ttl:
         section["token_ttl"] = token.creation_ttl
@@ -124,6 +126,21 @@ def issued_auth(auth: dict[str, Any], hasher: Hasher, display_name: str) -> dict
     section["token_type"] = auth.get("token_type", "service")
     if auth.get("lease_duration"):
         section["token_ttl"] = auth["lease_duration"]
+    return section
+
+
+def wrap_info_section(wrap_info: WrapInfo, hasher: Hasher) -> dict[str, Any]:
+    """A wrapped answer's wrap_info: the wrapping token is HMAC'd, and so are the accessors
+    (unless the device logs accessors raw), as in Vault's audit/hashstructure.go."""
+    section: dict[str, Any] = {
+        "ttl": int(wrap_info.ttl),
+        "token": hasher(wrap_info.token),
+        "accessor": hasher.accessor(wrap_info.accessor),
+        "creation_time": wrap_info.creation_time,
+        "creation_path": wrap_info.creation_path,
+    }
+    if wrap_info.wrapped_accessor:
+        section["wrapped_accessor"] = hasher.accessor(wrap_info.wrapped_accessor)
     return section
 
 
@@ -170,6 +187,8 @@ def request_section(request: Request, hasher: Hasher, routed: bool) -> dict[str,
     if request.remote_addr:
         section["remote_address"] = request.remote_addr
         section["remote_port"] = request.remote_port
+    if request.wrap_ttl:
+        section["wrap_ttl"] = int(request.wrap_ttl)
     return section
 
 
@@ -196,6 +215,8 @@ def response_section(
             section["data"] = data
         if response.warnings:
             section["warnings"] = list(response.warnings)
+        if response.wrap_info is not None and response.wrap_info.token:
+            section["wrap_info"] = wrap_info_section(response.wrap_info, hasher)
     elif error is not None and error.messages:
         section["data"] = {"error": hasher("; ".join(error.messages))}
     return section

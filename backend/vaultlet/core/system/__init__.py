@@ -13,6 +13,7 @@ from vaultlet.core.system import (
     policies,
     quotas,
     tools,
+    wrapping,
 )
 from vaultlet.framework.backend import Backend
 
@@ -29,6 +30,7 @@ class SystemBackend(Backend):
         *metrics.PATHS,
         *quotas.PATHS,
         *tools.PATHS,
+        *wrapping.PATHS,
     ]
 
     @property

@@ -12,6 +12,7 @@ from vaultlet.core.mounts import (
     new_accessor,
     normalize_mount_path,
 )
+from vaultlet.core.router import CUBBYHOLE_ENTRY
 from vaultlet.durations import DurationError, parse_duration
 from vaultlet.engines import registry
 from vaultlet.engines.secrets.kv import KV_TYPES, kv_version
@@ -151,6 +152,8 @@ def mount_enable(backend, request, fields) -> None:
 
 
 def mount_disable(backend, request, fields) -> None:
+    if normalize_mount_path(fields["path"]) == CUBBYHOLE_ENTRY.path:
+        raise UserError(f'cannot unmount "{CUBBYHOLE_ENTRY.path}"')
     return _disable(backend, fields, SECRET_CLASS)
 
 
