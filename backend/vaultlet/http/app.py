@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 import re
+import time
 import urllib.parse
 from typing import Any
 
