@@ -67,28 +67,31 @@ LIMITED = 'path "s/x" {\n  capabilities = ["read"]\n  min_wrapping_ttl = "30s"\n
     [(0, False), (10, False), (29.5, False), (30, True), (120, True), (300, True), (301, False)],
 )
 def test_a_path_with_wrapping_limits_needs_a_wrap_ttl_inside_them(wrap_ttl, allowed):
-    assert _acl(LIMITED).check("s/x", "read", wrap_ttl).allowed is allowed
+    assert _acl(LIMITED).check("s/x", "read", wrap_ttl=wrap_ttl).allowed is allowed
 
 
 def test_limits_do_not_grant_and_do_not_reach_other_paths():
     acl = _acl(LIMITED, 'path "s/y" { capabilities = ["read"] }')
-    assert not acl.check("s/x", "update", 60).allowed  # the capability still decides first
-    assert acl.check("s/y", "read").allowed and acl.check("s/y", "read", 5).allowed
+    assert not acl.check("s/x", "update", wrap_ttl=60).allowed  # the capability still decides first
+    assert acl.check("s/y", "read").allowed and acl.check("s/y", "read", wrap_ttl=5).allowed
     assert acl.capabilities("s/x") == ["read"]
 
 
 def test_identical_paths_merge_to_the_lesser_limits_as_in_openbao():
     acl = _acl(_limited("10s", "1h"), _limited("1m", "2m"))
     # min = lesser of 10s and 1m, max = lesser of 1h and 2m.
-    assert acl.check("s/x", "read", 10).allowed and acl.check("s/x", "read", 120).allowed
-    assert not acl.check("s/x", "read", 121).allowed and not acl.check("s/x", "read", 5).allowed
+    assert acl.check("s/x", "read", wrap_ttl=10).allowed and acl.check("s/x", "read", wrap_ttl=120).allowed
+    assert (
+        not acl.check("s/x", "read", wrap_ttl=121).allowed
+        and not acl.check("s/x", "read", wrap_ttl=5).allowed
+    )
 
 
 def test_merged_limits_that_cross_refuse_everything():
     low_max = 'path "s/x" {\n  capabilities = ["read"]\n  max_wrapping_ttl = "10s"\n}'
     high_min = 'path "s/x" {\n  capabilities = ["read"]\n  min_wrapping_ttl = "1m"\n}'
     acl = _acl(low_max, high_min)
-    assert not any(acl.check("s/x", "read", ttl).allowed for ttl in (0, 5, 10, 60, 600))
+    assert not any(acl.check("s/x", "read", wrap_ttl=ttl).allowed for ttl in (0, 5, 10, 60, 600))
 
 
 def test_root_and_help_ignore_wrapping_limits():

@@ -871,7 +871,7 @@ class ACL:
         return sorted(name for name, bit in CAPABILITY_BITS.items() if bits & bit)
 
     def check(
-        self, path: str, operation: str, data: Mapping[str, Any] | None = None, wrap_ttl: float = 0.0
+        self, path: str, operation: str, data: Mapping[str, Any] | None = None, *, wrap_ttl: float = 0.0
     ) -> AuthorizationResult:
         """May a request with this operation (and these parameters) go to this path?
 

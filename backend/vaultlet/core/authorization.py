@@ -60,7 +60,7 @@ class Authorizer:
             return _ROOT_RESULT
         if help_request:
             return _HELP_RESULT  # Vault answers ?help to any valid token
-        return self.core.policies.acl(token.policies).check(path, operation, data, wrap_ttl)
+        return self.core.policies.acl(token.policies).check(path, operation, data, wrap_ttl=wrap_ttl)
 
     @staticmethod
     def bound_address_ok(token: TokenEntry, remote_address: str) -> bool:
