@@ -19,7 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from support.aws_engine import S3_GET_ONLY_POLICY, moto_client, mount_aws, unique, users_tagged
+from support.aws_engine import (
+    S3_GET_ONLY_POLICY,
+    access_key_user,
+    moto_client,
+    mount_aws,
+    unique,
+    users_tagged,
+)
 from support.fault_proxy import FaultProxy
 from support.processes import http, start_vaultlet_production
 
@@ -75,11 +82,13 @@ class Cycles:
         self.unclean: list[tuple[str, int, str]] = []
         self.false_revokes: list[str] = []
         self.pending: list[str] = []  # leases whose revoke did not answer 204
+        self.samples: dict[tuple[str, int], str] = {}  # one error text per (call, status)
 
     def check(self, what: str, status: int, body, text: str) -> None:
         self.statuses[(what, status)] += 1
         if status in (200, 204):
             return
+        self.samples.setdefault((what, status), text[:200])
         clean = (
             status in CLEAN_ERROR_STATUSES
             and isinstance(body, dict)
@@ -101,17 +110,8 @@ class Cycles:
         self.check("revoke", status, revoked, text)
         if status != 204:
             self.pending.append(lease_id)
-        elif role == "user" and _key_still_exists(self.moto, body["data"]["access_key"]):
+        elif role == "user" and access_key_user(self.moto, body["data"]["access_key"]) is not None:
             self.false_revokes.append(lease_id)
-
-
-def _key_still_exists(moto, access_key_id: str) -> bool:
-    iam = moto_client(moto, "iam")
-    for user in iam.list_users()["Users"]:
-        keys = iam.list_access_keys(UserName=user["UserName"])["AccessKeyMetadata"]
-        if any(k["AccessKeyId"] == access_key_id for k in keys):
-            return True
-    return False
 
 
 def test_issue_and_revoke_through_a_faulty_aws_leaves_nothing_behind(server, moto, proxy):
@@ -151,7 +151,8 @@ def test_issue_and_revoke_through_a_faulty_aws_leaves_nothing_behind(server, mot
 
     print(
         f"fault proxy: {len(roles)} cycles in {elapsed:.1f}s, faults {dict(proxy.injected)}, "
-        f"answers {dict(cycles.statuses)}, revokes retried after faults: {len(cycles.pending)}"
+        f"answers {dict(cycles.statuses)}, revokes retried after faults: {len(cycles.pending)}, "
+        f"errors seen: {cycles.samples}"
     )
     assert cycles.unclean == []
     assert cycles.false_revokes == [], "a revoke answered 204 while the key still existed"
