@@ -39,7 +39,7 @@ CLEAN_ERROR_STATUSES = {400, 502, 503}
 
 BACKGROUND = """
 periodic_interval = "1s"
-rollback_min_age  = "8s"
+rollback_min_age  = "6s"
 lease_revocation {
   sweep_interval = "0.2s"
   retry_base     = "0.2s"

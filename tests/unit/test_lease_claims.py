@@ -165,3 +165,24 @@ def test_a_sync_revoke_waits_for_the_other_process_to_finish(core):
     core.expiration.revoke(entry.lease_id)  # no error: it was confirmed revoked
     assert core.expiration.get(entry.lease_id) is None
     assert core.expiration.attempt(entry.lease_id) == REVOKED  # gone counts as revoked
+
+
+def test_on_postgresql_a_node_with_a_skewed_clock_cannot_take_a_live_claim(postgres, monkeypatch):
+    """Claims and heartbeats use PostgreSQL's clock: a node whose own clock runs an hour
+    ahead sees the claim of a live owner as live, and its heartbeat is not "from the future"."""
+    url = postgres.new_database().replace("postgresql://", "postgresql+psycopg://")
+    storage = SQLStorage(url)
+    try:
+        lease_id = _lease(storage)
+        holder, skewed = LeaseOwner(storage, 1, TIMEOUT), LeaseOwner(storage, 1, TIMEOUT)
+        holder.beat()
+        assert storage.claim_lease(lease_id, holder.claimant("s"), HOLD, TIMEOUT)
+        real_time = time.time
+        monkeypatch.setattr(time, "time", lambda: real_time() + 3600)
+        skewed.beat()
+        assert not storage.claim_lease(lease_id, skewed.claimant("s"), HOLD, TIMEOUT)
+        assert abs(storage.database_time() - real_time()) < 60
+        row = storage.lease_get(lease_id)
+        assert row.claim_until - real_time() < HOLD + 60  # written from the database's clock
+    finally:
+        storage.close()
