@@ -319,24 +319,29 @@ class ExpirationManager:
             ids, claimant, self.settings.claim_seconds, self.settings.owner_timeout, due_now=True
         )
         outcome = RevocationOutcome()
+        busy = []
         for lease_id in ids:
             result, error = self._attempt(lease_id, claimant)
             if result == BUSY:
-                result, error = self._wait_for_other_owner(lease_id, claimant)
-            outcome.add(lease_id, result, error)
+                busy.append(lease_id)
+            else:
+                outcome.add(lease_id, result, error)
+        deadline = time.monotonic() + self.settings.sync_revoke_wait  # for all of them together
+        for lease_id in busy:
+            outcome.add(lease_id, *self._wait_for_other_owner(lease_id, claimant, deadline))
         return outcome
 
-    def _wait_for_other_owner(self, lease_id: str, claimant: str) -> tuple[str, Exception | None]:
+    def _wait_for_other_owner(
+        self, lease_id: str, claimant: str, deadline: float
+    ) -> tuple[str, Exception | None]:
         """Another live process holds the lease: wait for its verdict, or take over if it dies."""
-        deadline = time.monotonic() + self.settings.sync_revoke_wait
-        while time.monotonic() < deadline:
-            time.sleep(SYNC_POLL_INTERVAL)
+        while True:
             if self.storage.lease_get(lease_id) is None:
                 return REVOKED, None  # the other process revoked it
             result, error = self._attempt(lease_id, claimant)
-            if result != BUSY:
+            if result != BUSY or time.monotonic() >= deadline:
                 return result, error
-        return BUSY, None
+            time.sleep(SYNC_POLL_INTERVAL)
 
     def attempt(self, lease_id: str) -> str:
         """Claim and revoke one lease: REVOKED (or already gone), FAILED (recorded,
