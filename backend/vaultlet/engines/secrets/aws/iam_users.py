@@ -31,6 +31,7 @@ dropped; otherwise the user is torn down. Revoking the lease drops the entry too
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -176,7 +177,9 @@ def _drop_other_keys(iam: IamApi, username: str, kept: AccessKey) -> None:
     for key in iam.list_access_keys(username):
         if key.access_key_id != kept.access_key_id:
             log.info("deleting an access key of IAM user %s whose CreateAccessKey answer was lost", username)
-            iam.delete_access_key(key.access_key_id, username)
+            # NoSuchEntity: a retried DeleteAccessKey whose first answer was lost; gone already.
+            with contextlib.suppress(NoSuchEntity):
+                iam.delete_access_key(key.access_key_id, username)
 
 
 def _verify_key(backend: AwsBackend, username: str, key: AccessKey, timeout: int) -> list[str]:
