@@ -100,7 +100,7 @@ def _seconds(value: Any, default: float) -> float:
 
 def _revocation(body: dict[str, Any]) -> RevocationSettings:
     defaults = RevocationSettings()
-    return RevocationSettings(
+    settings = RevocationSettings(
         sweep_interval=_seconds(body.get("sweep_interval"), defaults.sweep_interval),
         batch_size=int(body.get("batch_size", defaults.batch_size)),
         claim_seconds=_seconds(body.get("claim_timeout"), defaults.claim_seconds),
@@ -110,7 +110,14 @@ def _revocation(body: dict[str, Any]) -> RevocationSettings:
         irrevocable_retry_interval=_seconds(
             body.get("irrevocable_retry_interval"), defaults.irrevocable_retry_interval
         ),
+        heartbeat_interval=_seconds(body.get("heartbeat_interval"), defaults.heartbeat_interval),
+        owner_timeout=_seconds(body.get("owner_timeout"), defaults.owner_timeout),
+        sync_revoke_wait=_seconds(body.get("sync_revoke_wait"), defaults.sync_revoke_wait),
     )
+    if not 0 < 2 * settings.heartbeat_interval <= settings.owner_timeout:
+        # A timeout shorter than two beats would declare live processes dead.
+        raise ConfigError("lease_revocation: owner_timeout must be at least twice heartbeat_interval")
+    return settings
 
 
 def _storage_url(document: dict[str, Any], base_dir: Path) -> str:

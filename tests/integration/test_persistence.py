@@ -71,7 +71,7 @@ def test_two_processes_on_one_database_never_revoke_a_lease_twice(tmp_path, stor
         client = hvac.Client(url=first.address, token=first.root_token)
         count = 60
         for _ in range(count):
-            client.auth.token.create(policies=["p"], ttl="2s")
+            client.auth.token.create(policies=["p"], ttl="8s")  # outlives creating all 60 on a busy host
         assert len(_token_lease_keys(second)) == count  # the second process sees the first's leases
         _wait_until(lambda: not _token_lease_keys(first), timeout=30)
         time.sleep(0.5)

@@ -230,7 +230,10 @@ def access_key_user(moto, access_key_id: str) -> str | None:
     """The IAM user owning a key, or None if no user has it any more."""
     iam = moto_client(moto, "iam")
     for user in iam.list_users()["Users"]:
-        keys = iam.list_access_keys(UserName=user["UserName"])["AccessKeyMetadata"]
+        try:
+            keys = iam.list_access_keys(UserName=user["UserName"])["AccessKeyMetadata"]
+        except iam.exceptions.NoSuchEntityException:
+            continue  # deleted while we looked (a revocation or rollback running)
         if any(k["AccessKeyId"] == access_key_id for k in keys):
             return user["UserName"]
     return None
@@ -254,7 +257,10 @@ def users_tagged(moto, mount_uuid: str) -> list[str]:
     iam = moto_client(moto, "iam")
     found = []
     for user in iam.list_users()["Users"]:
-        tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=user["UserName"])["Tags"]}
+        try:
+            tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=user["UserName"])["Tags"]}
+        except iam.exceptions.NoSuchEntityException:
+            continue  # deleted while we looked
         if tags.get("vaultlet-issuer") == mount_uuid:
             found.append(user["UserName"])
     return found

@@ -7,6 +7,7 @@ import pytest
 
 from vaultlet.engines.secrets.aws.client import (
     AwsError,
+    AwsServerError,
     AwsThrottled,
     AwsUnreachable,
     ClientCache,
@@ -73,6 +74,18 @@ def test_refusals_are_400_and_throttling_or_unreachable_are_502_with_a_retry_hin
         "Error assuming role", translate_error(botocore.exceptions.EndpointConnectionError(endpoint_url="x"))
     )
     assert down.status == 502 and "retry later" in down.messages[0]
+
+
+def test_a_5xx_that_survived_botocores_retries_is_502_and_remembers_the_retries():
+    error = client_error("InternalFailure", "oops", 500)
+    error.response["ResponseMetadata"]["RetryAttempts"] = 2
+    translated = translate_error(error, "CreateUser")
+    assert isinstance(translated, AwsServerError) and translated.retries == 2
+    failed = aws_failure("Error creating IAM user", translated)
+    assert isinstance(failed, UpstreamError) and failed.status == 502
+    assert failed.messages[0].startswith("Error creating IAM user: InternalFailure: oops")
+    assert "after retries" in failed.messages[0]
+    assert translate_error(client_error("AccessDenied", "no")).retries == 0
 
 
 def test_region_falls_back_like_vault(monkeypatch):

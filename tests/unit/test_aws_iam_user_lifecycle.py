@@ -20,8 +20,15 @@ from support.aws_engine import (
     issue,
     make_backend,
 )
+from vaultlet.engines.secrets.aws import client as client_module
 from vaultlet.engines.secrets.aws import iam_users
-from vaultlet.engines.secrets.aws.client import AwsError, AwsThrottled, AwsUnreachable, NoSuchEntity
+from vaultlet.engines.secrets.aws.client import (
+    AwsError,
+    AwsServerError,
+    AwsThrottled,
+    AwsUnreachable,
+    NoSuchEntity,
+)
 from vaultlet.engines.secrets.aws.iam_users import wait_until_usable
 from vaultlet.engines.secrets.aws.rollback import settle_wal_entries, sweep_orphaned_users
 from vaultlet.engines.secrets.aws.secret import renew_access_keys, revoke_access_keys
@@ -332,3 +339,76 @@ def test_disabling_the_mount_rolls_back_open_entries(backend, aws):
     issue(backend, "app", lease=False)
     backend.cleanup()
     assert users(aws) == [] and backend.wal.ids() == []
+
+
+# -- answers lost after AWS acted (defect: a lost CreateUser answer leaked the user) ---------------
+
+
+def lose_answers(monkeypatch, operation: str, then: AwsError | None = None) -> None:
+    """The first ``operation`` call takes effect but its answer is lost; botocore retries.
+
+    ``then`` is what the retry hears; None means the retry runs for real (what moto
+    would answer: EntityAlreadyExists for a user, a second key for CreateAccessKey).
+    """
+    original = client_module._Api._call
+    lost = []
+
+    def patched(api, name, **params):
+        if name != operation or lost:
+            return original(api, name, **params)
+        original(api, name, **params)  # AWS acted...
+        lost.append(name)  # ...and the answer never came back: the retry
+        if then is not None:
+            raise then
+        answer = original(api, name, **params)
+        answer.setdefault("ResponseMetadata", {})["RetryAttempts"] = 1
+        return answer
+
+    monkeypatch.setattr(client_module._Api, "_call", patched)
+
+
+def test_entity_already_exists_after_a_lost_create_user_answer_is_ours_and_issuance_goes_on(
+    backend, aws, monkeypatch
+):
+    already = AwsError("EntityAlreadyExists", "User already exists.", status=409, retries=1)
+    lose_answers(monkeypatch, "CreateUser", then=already)
+    response = issue(backend, "app")
+    (username,) = users(aws)
+    assert (
+        aws.list_access_keys(UserName=username)["AccessKeyMetadata"][0]["AccessKeyId"]
+        == (response.data["access_key"])
+    )
+    assert backend.wal.ids() == ["wal/" + response.secret.lease_id_suffix]  # settled once leased
+
+
+def test_a_lost_create_user_answer_then_a_5xx_keeps_the_entry_and_the_rollback_deletes_the_user(
+    tmp_path, aws, monkeypatch
+):
+    backend = new_backend(tmp_path, rollback_min_age=0)
+    failure = AwsServerError("InternalFailure", "oops", status=500, retries=2)
+    lose_answers(monkeypatch, "CreateUser", then=failure)
+    with pytest.raises(UpstreamError) as caught:
+        issue(backend, "app")
+    assert caught.value.status == 502
+    assert len(users(aws)) == 1 and len(backend.wal.ids()) == 1  # the entry outlives the error
+    settle_wal_entries(backend)  # no orphan sweeper involved
+    assert users(aws) == [] and backend.wal.ids() == []
+
+
+def test_a_refused_create_user_after_retries_keeps_the_entry(tmp_path, aws, calls):
+    backend = new_backend(tmp_path, rollback_min_age=0)
+    calls.failures["CreateUser"] = AwsError("AccessDenied", "no", status=403, retries=1)
+    with pytest.raises(UserError):
+        issue(backend, "app")
+    assert len(backend.wal.ids()) == 1  # an earlier attempt may have taken effect
+    calls.failures.clear()
+    settle_wal_entries(backend)
+    assert backend.wal.ids() == []
+
+
+def test_a_lost_create_access_key_answer_leaves_no_extra_key(backend, aws, monkeypatch):
+    lose_answers(monkeypatch, "CreateAccessKey")
+    response = issue(backend, "app")
+    (username,) = users(aws)
+    keys = [k["AccessKeyId"] for k in aws.list_access_keys(UserName=username)["AccessKeyMetadata"]]
+    assert keys == [response.data["access_key"]]

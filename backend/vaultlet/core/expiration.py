@@ -6,24 +6,32 @@ many leases exist, and every server process runs the same sweeper. A sweeper
 revoke, so exactly one worker revokes each lease. A failed revocation is
 retried with capped exponential backoff and jitter; after the configured number
 of attempts the lease is marked irrevocable and is still retried, daily.
+
+A claim belongs to an owner that others can see die (core/lease_owner.py): a
+claim of a crashed process is taken over at once. A synchronous revoke
+(``sys/leases/revoke``, ``revoke-prefix``) first claims and queues all its leases,
+then revokes them one by one; a lease another live process is revoking is waited
+for (up to ``sync_revoke_wait``). It answers success only when every lease is
+confirmed revoked: otherwise :class:`RevocationIncomplete` says which are still
+queued (400 when the engine refused, 502 when upstream failed transiently, 503
+when another process still holds a lease), and the sweepers keep at it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import random
-import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vaultlet import telemetry
+from vaultlet import faults, telemetry
+from vaultlet.core.lease_owner import LeaseOwner
 from vaultlet.core.tokens import random_base62, rfc3339
 from vaultlet.durations import format_go_duration
-from vaultlet.errors import UserError
+from vaultlet.errors import UserError, VaultError
 from vaultlet.framework.backend import Lease
 from vaultlet.framework.request import Request, Response
 from vaultlet.storage.sql import LeaseRow, one_level
@@ -39,6 +47,11 @@ TOKEN_LEASE_KIND = "token"
 SECRET_LEASE_KIND = "secret"
 MAX_ERROR_TEXT = 240
 MIN_SWEEP_INTERVAL = 0.01  # a zero interval would spin a core
+SYNC_POLL_INTERVAL = 0.1
+# Outcomes of one revocation attempt.
+REVOKED, FAILED, BUSY = "revoked", "failed", "busy"
+# Crash-test point (vaultlet.faults): a lease claimed, its engine not yet called.
+FAULT_LEASE_CLAIMED = "lease-revoke-claimed"
 
 
 @dataclass
@@ -52,6 +65,12 @@ class RevocationSettings:
     retry_cap: float = 320.0
     max_attempts: int = 6
     irrevocable_retry_interval: float = 86400.0
+    # Claim ownership (core/lease_owner.py): how often a process beats, when its
+    # silence makes it dead, and how long a synchronous revoke waits for a lease
+    # that another live process is revoking.
+    heartbeat_interval: float = 1.0
+    owner_timeout: float = 10.0
+    sync_revoke_wait: float = 15.0
 
     def backoff(self, attempts: int) -> float:
         delay = min(self.retry_cap, self.retry_base * (2**attempts))
@@ -67,7 +86,8 @@ class ExpirationManager:
         self.core = core
         self.storage = core.storage
         self.settings = settings
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.owner = LeaseOwner(core.storage, settings.heartbeat_interval, settings.owner_timeout)
+        self._sweeper = self.owner.claimant("sweeper")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -271,66 +291,82 @@ class ExpirationManager:
     def revoke_for_token(self, token_hash: str) -> None:
         ids = self.storage.lease_ids_for_token(token_hash)
         if ids:
-            self._queue(ids, self._sync_grace())
-            self._attempt_all(ids)
+            self._revoke_all(ids)
 
     def revoke_for_mount(self, mount_uuid: str) -> list[str]:
         """Revoke every lease of a mount now; returns the ids that could not be revoked."""
-        ids = self.storage.lease_ids_for_mount(mount_uuid)
-        self._queue(ids, self._sync_grace())
-        failed = self._attempt_all(ids)
-        return failed
+        outcome = self._revoke_all(self.storage.lease_ids_for_mount(mount_uuid))
+        return outcome.not_revoked
 
     def _revoke_ids(self, ids: list[str], *, sync: bool) -> None:
         if not sync:
             self._queue(ids)
             self.wake()
             return
-        self._queue(ids, self._sync_grace())
-        failed = self._attempt_all(ids)
-        if failed:
-            raise UserError(
-                f"failed to revoke {len(failed)} lease(s); they stay queued and will be retried: "
-                + ", ".join(failed[:10])
-            )
+        outcome = self._revoke_all(ids)
+        if outcome.not_revoked:
+            raise outcome.error()
 
-    def _queue(self, ids: list[str], delay: float = 0.0) -> None:
-        due = time.time() + delay
+    def _queue(self, ids: list[str]) -> None:
+        self.storage.queue_leases(ids)
+
+    def _revoke_all(self, ids: list[str]) -> RevocationOutcome:
+        """Claim and queue every lease first (if this process dies, the sweepers see a
+        dead owner's due claims and finish at once), then revoke them one by one."""
+        self.owner.ensure_registered()
+        claimant = self.owner.claimant()
+        self.storage.claim_leases(
+            ids, claimant, self.settings.claim_seconds, self.settings.owner_timeout, due_now=True
+        )
+        outcome = RevocationOutcome()
+        busy = []
         for lease_id in ids:
-            self.storage.lease_update(lease_id, due_at=due)
+            result, error = self._attempt(lease_id, claimant)
+            if result == BUSY:
+                busy.append(lease_id)
+            else:
+                outcome.add(lease_id, result, error)
+        deadline = time.monotonic() + self.settings.sync_revoke_wait  # for all of them together
+        for lease_id in busy:
+            outcome.add(lease_id, *self._wait_for_other_owner(lease_id, claimant, deadline))
+        return outcome
 
-    def _sync_grace(self) -> float:
-        """How long a synchronous revoker has before the sweepers may take its leases over.
+    def _wait_for_other_owner(
+        self, lease_id: str, claimant: str, deadline: float
+    ) -> tuple[str, Exception | None]:
+        """Another live process holds the lease: wait for its verdict, or take over if it dies."""
+        while True:
+            if self.storage.lease_get(lease_id) is None:
+                return REVOKED, None  # the other process revoked it
+            result, error = self._attempt(lease_id, claimant)
+            if result != BUSY or time.monotonic() >= deadline:
+                return result, error
+            time.sleep(SYNC_POLL_INTERVAL)
 
-        Queued at once, a lease could be claimed by a sweeper while the caller is still
-        working through the list; the caller would then skip it and answer before it is
-        revoked (or a mount would be removed under a revocation in flight). Queued this
-        far ahead, the leases are still revoked by the sweepers if the caller dies.
-        """
-        return self.settings.claim_seconds
+    def attempt(self, lease_id: str) -> str:
+        """Claim and revoke one lease: REVOKED (or already gone), FAILED (recorded,
+        will be retried) or BUSY (another live owner holds it)."""
+        return self._attempt(lease_id, self._sweeper)[0]
 
-    def _attempt_all(self, ids: list[str]) -> list[str]:
-        return [lease_id for lease_id in ids if self.attempt(lease_id) is False]
-
-    def attempt(self, lease_id: str) -> bool | None:
-        """Claim and revoke one lease. True: revoked; False: failed (will retry);
-        None: another worker holds it, or it no longer exists."""
-        now = time.time()
-        if not self.storage.claim_lease(lease_id, self.worker_id, now, self.settings.claim_seconds):
-            return None
+    def _attempt(self, lease_id: str, claimant: str) -> tuple[str, Exception | None]:
+        if not self.storage.claim_lease(
+            lease_id, claimant, self.settings.claim_seconds, self.settings.owner_timeout
+        ):
+            return (REVOKED if self.storage.lease_get(lease_id) is None else BUSY), None
+        faults.point(FAULT_LEASE_CLAIMED)
         row = self.storage.lease_get(lease_id)
         if row is None:
-            return None
+            return REVOKED, None
         started = time.perf_counter()
         try:
             self._call_revoke(row)
         except Exception as error:  # noqa: BLE001 - any backend failure is retried
-            self._record_failure(row, error)
-            return False
-        self.storage.delete_claimed_lease(lease_id, self.worker_id)
+            self._record_failure(row, claimant, error)
+            return FAILED, error
+        self.storage.delete_claimed_lease(lease_id, claimant)
         telemetry.lease_revoked(started)
-        log.info("lease revoked: lease_id=%s worker=%s", lease_id, self.worker_id)
-        return True
+        log.info("lease revoked: lease_id=%s owner=%s", lease_id, claimant)
+        return REVOKED, None
 
     def _call_revoke(self, row: LeaseRow) -> None:
         data = self._open_data(row)
@@ -343,15 +379,14 @@ class ExpirationManager:
             return
         backend.revoke_secret(data["secret_type"], self._lease_view(row, data))
 
-    def _record_failure(self, row: LeaseRow, error: Exception) -> None:
+    def _record_failure(self, row: LeaseRow, claimant: str, error: Exception) -> None:
         attempts = row.attempts + 1
         text = f"{type(error).__name__}: {error}"[:MAX_ERROR_TEXT]
-        now = time.time()
         if attempts >= self.settings.max_attempts:
-            due = now + self.settings.irrevocable_retry_interval
+            retry_in = self.settings.irrevocable_retry_interval
             irrevocable = True
         else:
-            due = now + self.settings.backoff(attempts)
+            retry_in = self.settings.backoff(attempts)
             irrevocable = False
         telemetry.revocation_failed(self._mount_point(row.mount_uuid), irrevocable)
         log.warning(
@@ -363,9 +398,9 @@ class ExpirationManager:
         )
         self.storage.release_claim(
             row.lease_id,
-            self.worker_id,
+            claimant,
             attempts=attempts,
-            due_at=due,
+            retry_in=retry_in,
             irrevocable=irrevocable,
             last_error=text,
         )
@@ -393,16 +428,21 @@ class ExpirationManager:
 
     def sweep_once(self) -> int:
         revoked = 0
-        for lease_id in self.storage.due_lease_ids(time.time(), self.settings.batch_size):
+        due = self.storage.due_lease_ids(
+            self.settings.batch_size, owner=self._sweeper, owner_timeout=self.settings.owner_timeout
+        )
+        for lease_id in due:
             if self._stop.is_set():
                 break
-            if self.attempt(lease_id):
+            if self.attempt(lease_id) == REVOKED:
                 revoked += 1
         return revoked
 
     def start(self) -> None:
+        """Register this process as a claim owner (freeing dead neighbours' claims), then sweep."""
         if self._thread is not None:
             return
+        self.owner.start()
         self._stop.clear()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lease-sweeper", daemon=True)
@@ -419,6 +459,7 @@ class ExpirationManager:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+            self.owner.stop()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -429,6 +470,52 @@ class ExpirationManager:
                 log.exception("lease sweep failed")
             self._wake.wait(max(self.settings.sweep_interval, MIN_SWEEP_INTERVAL))
             self._wake.clear()
+
+
+class RevocationIncomplete(VaultError):
+    """A synchronous revoke that could not confirm every lease revoked (they stay queued).
+
+    400 when the engine refused (Vault answers 400 here too); 502 when an upstream
+    service failed transiently; 503 when another server process still holds a lease
+    after ``sync_revoke_wait``. Vault's clients and Terraform retry the 5xx ones.
+    """
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class RevocationOutcome:
+    failed: dict[str, Exception | None] = field(default_factory=dict)
+    busy: list[str] = field(default_factory=list)
+
+    def add(self, lease_id: str, result: str, error: Exception | None) -> None:
+        if result == FAILED:
+            self.failed[lease_id] = error
+        elif result == BUSY:
+            self.busy.append(lease_id)
+
+    @property
+    def not_revoked(self) -> list[str]:
+        return [*self.failed, *self.busy]
+
+    def error(self) -> RevocationIncomplete:
+        ids = self.not_revoked
+        listed = ", ".join(ids[:10]) + (", ..." if len(ids) > 10 else "")
+        if self.busy:
+            return RevocationIncomplete(
+                503,
+                f"{len(self.busy)} of {len(ids)} unrevoked lease(s) are still being revoked by another "
+                f"server process; they stay queued and will be retried: {listed}",
+            )
+        transient = any(isinstance(e, VaultError) and e.status >= 500 for e in self.failed.values())
+        detail = next((str(e) for e in self.failed.values() if e is not None and str(e)), "")
+        return RevocationIncomplete(
+            502 if transient else 400,
+            f"failed to revoke {len(ids)} lease(s); they stay queued and will be retried: {listed}"
+            + (f" (last error: {detail[:MAX_ERROR_TEXT]})" if detail else ""),
+        )
 
 
 def _random_id() -> str:

@@ -1,11 +1,15 @@
 """Physical storage: SQLAlchemy Core over SQLite (default) or PostgreSQL.
 
-Two tables. ``vault_kv`` holds opaque, already-encrypted records with a record
+Three tables. ``vault_kv`` holds opaque, already-encrypted records with a record
 version that changes on every write (readers use it to invalidate caches and
 writers use it for compare-and-set). ``vault_leases`` is the lease index: the
 expiry sweeper finds due leases through the ``due_at`` index instead of keeping a
 timer per lease in memory, and claims each one with a conditional UPDATE so that
 exactly one process revokes it even when several share the database.
+``vault_owners`` lists the server processes that may hold such claims, with a
+heartbeat: a claim is only respected while its owner is alive (see
+core/expiration.py for the protocol). On PostgreSQL every claim and heartbeat
+time is the database's clock, so nodes with skewed clocks agree on who owns what.
 
 Nothing in this module sees plaintext: callers hand in ciphertext.
 """
@@ -17,6 +21,7 @@ import fcntl
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,7 +42,9 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    exists,
     func,
+    literal,
     or_,
     select,
     update,
@@ -119,6 +126,25 @@ ON CONFLICT (counter_key) DO UPDATE SET
   window_index = :window
 RETURNING hits, last_allowed, blocked_until
 """
+
+owner_table = Table(
+    "vault_owners",
+    metadata,
+    Column("owner_id", String(128), primary_key=True),
+    # Where the process runs: hostname, boot id and PID namespace, so that a PID is
+    # only ever compared with the PIDs of the same kernel's namespace.
+    Column("host", String(512), nullable=False),
+    Column("pid", Integer, nullable=False),
+    # The process's start time in clock ticks since boot (/proc/<pid>/stat): a PID
+    # reused by a later process does not pass for the dead owner.
+    Column("process_start", String(32), nullable=False, default=""),
+    Column("heartbeat_at", Float, nullable=False),
+)
+
+# A claim is "<owner id>:<claimant>": the owner (a process) lives or dies for all its
+# claimants (the sweeper thread, each synchronous revoke), which must not take each
+# other's claims. Owner ids have this fixed length so SQL can cut them out.
+OWNER_ID_LENGTH = 16
 
 SCHEMA_LOCK_ID = 0x7661756C  # "vaul": the PostgreSQL advisory lock taken while creating tables
 
@@ -439,35 +465,103 @@ class SQLStorage:
             )
             return [row.lease_id for row in rows]
 
-    def due_lease_ids(self, now: float, limit: int) -> list[str]:
-        """Leases whose ``due_at`` has passed and that nobody holds a live claim on."""
+    # -- claims and their owners -------------------------------------------
+    #
+    # A claim (claim_owner, claim_until) is respected only while its owner is alive:
+    # a row in vault_owners with a heartbeat younger than ``owner_timeout``. A dead
+    # owner's claims can be taken at once, however long their claim_until runs;
+    # claim_until still bounds a live owner that hangs.
+
+    def clock(self):
+        """ "Now" as a SQL expression: PostgreSQL's own clock (shared by every node);
+        on SQLite, which one host serves, this process's clock."""
+        if self.is_sqlite:
+            return literal(time.time())
+        return func.extract("epoch", func.clock_timestamp())
+
+    def database_time(self) -> float:
+        with self._reader() as connection:
+            return float(connection.execute(select(self.clock())).scalar_one())
+
+    def _claimable(self, now, owner: str, owner_timeout: float):
+        """``owner`` is the claimant ("<owner id>:<who>"): its own claims are claimable again."""
+        live_owner = exists(
+            select(owner_table.c.owner_id)
+            .where(owner_table.c.owner_id == func.substr(lease_table.c.claim_owner, 1, OWNER_ID_LENGTH))
+            .where(owner_table.c.heartbeat_at >= now - owner_timeout)
+        )
+        return or_(
+            lease_table.c.claim_owner.is_(None),
+            lease_table.c.claim_owner == owner,
+            lease_table.c.claim_until < now,
+            ~live_owner,
+        )
+
+    def due_lease_ids(self, limit: int, *, owner: str, owner_timeout: float) -> list[str]:
+        """Leases whose ``due_at`` has passed and that no live owner holds a claim on."""
+        now = self.clock()
         query = (
             select(lease_table.c.lease_id)
             .where(lease_table.c.due_at <= now)
-            .where(or_(lease_table.c.claim_until.is_(None), lease_table.c.claim_until < now))
+            .where(self._claimable(now, owner, owner_timeout))
             .order_by(lease_table.c.due_at)
             .limit(limit)
         )
         with self._reader() as connection:
             return [row.lease_id for row in connection.execute(query)]
 
-    def claim_lease(self, lease_id: str, owner: str, now: float, hold_seconds: float) -> bool:
-        """Atomically take the revocation claim on a lease; False if another worker holds it.
+    def claim_lease(self, lease_id: str, owner: str, hold_seconds: float, owner_timeout: float) -> bool:
+        """Atomically take the revocation claim on a lease; False if a live owner holds it.
 
         The conditional UPDATE is the whole protocol: SQLite serialises writers and
         PostgreSQL re-checks the WHERE clause after the row lock, so at most one
         claimant sees rowcount 1 while a claim is live.
         """
-        with self.transaction() as conn:
-            result = conn.execute(
-                update(lease_table)
-                .where(lease_table.c.lease_id == lease_id)
-                .where(or_(lease_table.c.claim_until.is_(None), lease_table.c.claim_until < now))
-                .values(claim_owner=owner, claim_until=now + hold_seconds, version=lease_table.c.version + 1)
-            )
-        return result.rowcount == 1
+        return self.claim_leases([lease_id], owner, hold_seconds, owner_timeout) == 1
 
-    def release_claim(self, lease_id: str, owner: str, **values) -> bool:
+    def claim_leases(
+        self,
+        lease_ids: Sequence[str],
+        owner: str,
+        hold_seconds: float,
+        owner_timeout: float,
+        *,
+        due_now: bool = False,
+    ) -> int:
+        """Claim several leases in one statement (those a live owner holds are left
+        alone); with ``due_now`` they are also queued for revocation, so that if this
+        owner dies the sweepers finish the job at once. Returns how many were claimed."""
+        claimed = 0
+        for start in range(0, len(lease_ids), 500):
+            chunk = list(lease_ids[start : start + 500])
+            now = self.clock()
+            values = {"claim_owner": owner, "claim_until": now + hold_seconds}
+            if due_now:
+                values["due_at"] = now
+            with self.transaction() as conn:
+                result = conn.execute(
+                    update(lease_table)
+                    .where(lease_table.c.lease_id.in_(chunk))
+                    .where(self._claimable(now, owner, owner_timeout))
+                    .values(version=lease_table.c.version + 1, **values)
+                )
+            claimed += result.rowcount
+        return claimed
+
+    def queue_leases(self, lease_ids: Sequence[str]) -> None:
+        """Make leases due now (database clock): the sweepers revoke them next."""
+        for start in range(0, len(lease_ids), 500):
+            with self.transaction() as conn:
+                conn.execute(
+                    update(lease_table)
+                    .where(lease_table.c.lease_id.in_(list(lease_ids[start : start + 500])))
+                    .values(due_at=self.clock(), version=lease_table.c.version + 1)
+                )
+
+    def release_claim(self, lease_id: str, owner: str, *, retry_in: float | None = None, **values) -> bool:
+        """Give a claim back; ``retry_in`` seconds from now (database clock) it is due again."""
+        if retry_in is not None:
+            values["due_at"] = self.clock() + retry_in
         with self.transaction() as conn:
             result = conn.execute(
                 update(lease_table)
@@ -485,6 +579,42 @@ class SQLStorage:
                 .where(lease_table.c.claim_owner == owner)
             )
         return result.rowcount == 1
+
+    def owner_heartbeat(self, owner: str, host: str, pid: int, process_start: str) -> None:
+        """Register ``owner`` or renew its heartbeat (database clock)."""
+        now = self.clock()
+        with self.transaction() as conn:
+            renewed = conn.execute(
+                update(owner_table).where(owner_table.c.owner_id == owner).values(heartbeat_at=now)
+            ).rowcount
+            if not renewed:
+                conn.execute(
+                    owner_table.insert().values(
+                        owner_id=owner, host=host, pid=pid, process_start=process_start, heartbeat_at=now
+                    )
+                )
+
+    def owners_on_host(self, host: str) -> list[tuple[str, int, str]]:
+        """(owner id, pid, process start) of every registered owner on ``host``."""
+        with self._reader() as connection:
+            rows = connection.execute(
+                select(owner_table.c.owner_id, owner_table.c.pid, owner_table.c.process_start).where(
+                    owner_table.c.host == host
+                )
+            )
+            return [(row.owner_id, row.pid, row.process_start) for row in rows]
+
+    def forget_owners(self, owners: Sequence[str]) -> None:
+        """Drop owner rows (dead processes, or this one shutting down): their claims lapse."""
+        if owners:
+            with self.transaction() as conn:
+                conn.execute(delete(owner_table).where(owner_table.c.owner_id.in_(list(owners))))
+
+    def forget_stale_owners(self, older_than: float) -> None:
+        """Housekeeping: rows of owners silent for ``older_than`` seconds."""
+        now = self.clock()
+        with self.transaction() as conn:
+            conn.execute(delete(owner_table).where(owner_table.c.heartbeat_at < now - older_than))
 
 
 class _SQLiteWriteLock:

@@ -58,13 +58,23 @@ class AwsError(Exception):
     """AWS refused or failed a call; ``str()`` is AWS's code and message (never secrets)."""
 
     def __init__(
-        self, code: str, message: str, *, operation: str = "", status: int = 0, request_id: str = ""
+        self,
+        code: str,
+        message: str,
+        *,
+        operation: str = "",
+        status: int = 0,
+        request_id: str = "",
+        retries: int = 0,
     ):
         self.code = code
         self.message = message
         self.operation = operation
         self.status = status
         self.request_id = request_id
+        # How many times botocore retried before this answer: with any, an earlier
+        # attempt may have taken effect and lost its answer (a timeout, a 500 after the fact).
+        self.retries = retries
         super().__init__(str(self))
 
     def __str__(self) -> str:
@@ -87,6 +97,10 @@ class AwsUnreachable(AwsTransientError):
     """No answer from the endpoint (connection refused, DNS, timeout)."""
 
 
+class AwsServerError(AwsTransientError):
+    """AWS answered 5xx (InternalFailure, ServiceUnavailable) even after botocore's retries."""
+
+
 class NoSuchEntity(AwsError):
     """The IAM entity (user, key, policy, group) does not exist (or is not visible yet)."""
 
@@ -105,6 +119,8 @@ def translate_error(error: Exception, operation: str = "") -> AwsError:
         kind: type[AwsError] = AwsError
         if code in THROTTLING_CODES or status == 429:
             kind = AwsThrottled
+        elif status >= 500:
+            kind = AwsServerError
         elif code == "NoSuchEntity":
             kind = NoSuchEntity
         return kind(
@@ -113,6 +129,7 @@ def translate_error(error: Exception, operation: str = "") -> AwsError:
             operation=operation,
             status=status,
             request_id=str(metadata.get("RequestId") or ""),
+            retries=int(metadata.get("RetryAttempts") or 0),
         )
     if isinstance(error, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)):
         return AwsUnreachable("RequestError", f"send request failed: {error}", operation=operation)
@@ -161,6 +178,8 @@ class ClientSettings:
 class AccessKey:
     access_key_id: str
     secret_access_key: str = field(repr=False)
+    # botocore retried the CreateAccessKey: an earlier attempt may have made a key too.
+    retried: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -309,8 +328,10 @@ class IamApi(_Api):
 
     # access keys
     def create_access_key(self, username: str | None = None) -> AccessKey:
-        key = self._call("CreateAccessKey", UserName=username)["AccessKey"]
-        return AccessKey(key["AccessKeyId"], key["SecretAccessKey"])
+        found = self._call("CreateAccessKey", UserName=username)
+        key = found["AccessKey"]
+        retries = found.get("ResponseMetadata", {}).get("RetryAttempts") or 0
+        return AccessKey(key["AccessKeyId"], key["SecretAccessKey"], retried=retries > 0)
 
     def delete_access_key(self, access_key_id: str, username: str | None = None) -> None:
         self._call("DeleteAccessKey", AccessKeyId=access_key_id, UserName=username)

@@ -10,6 +10,13 @@ The bookkeeping, step by step (a crash may happen between any two):
    ``vaultlet-lease-ref=<id>``: the user is recognisable as ours from its first moment.
 3. Policies, groups and the access key are added. Any failure tears the user down
    at once (best effort); the entry stays until that teardown has succeeded.
+
+Answers can be lost after AWS acted (a 500 after the side effect, a timeout), and
+botocore then retries. The entry is therefore dropped on a failed CreateUser only
+when AWS refused the one and only attempt; ``EntityAlreadyExists`` for the name we
+generated, on a user tagged with this entry, means our own lost attempt made it, and
+issuance simply goes on. Attach/PutUserPolicy and AddUserToGroup are idempotent; a
+CreateAccessKey retried after a lost answer leaves an extra key, which is deleted.
 4. Optionally, wait until the new key works (``verify_credentials``).
 5. The handler "touches" its entry (a compare-and-set). That fails if the rollback
    has claimed the entry meanwhile (the request was slower than rollback_min_age);
@@ -24,13 +31,21 @@ dropped; otherwise the user is torn down. Revoking the lease drops the entry too
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from vaultlet import faults
-from vaultlet.engines.secrets.aws.client import AccessKey, AwsError, AwsUnreachable, IamApi, StsApi
+from vaultlet.engines.secrets.aws.client import (
+    AccessKey,
+    AwsError,
+    AwsTransientError,
+    IamApi,
+    NoSuchEntity,
+    StsApi,
+)
 from vaultlet.engines.secrets.aws.config_lease import LeaseConfig
 from vaultlet.engines.secrets.aws.errors import aws_failure, reported_as
 from vaultlet.engines.secrets.aws.roles import RoleEntry
@@ -112,13 +127,30 @@ def _create_user(backend: AwsBackend, iam: IamApi, username: str, role: RoleEntr
             permissions_boundary=role.permissions_boundary_arn,
             tags=tags,
         )
-    except AwsUnreachable as error:
-        # No answer: the user may exist. The entry stays, and the rollback settles it.
-        raise aws_failure("Error creating IAM user", error) from None
     except AwsError as error:
-        # AWS answered no: nothing was created (and an EntityAlreadyExists user is not ours to delete).
-        backend.wal.delete(wal_id)
+        if error.code == "EntityAlreadyExists" and _made_by(backend, iam, username, wal_id):
+            # An earlier attempt of this very call created the user and its answer was
+            # lost (a 500 after the fact, a timeout); botocore's retry then heard
+            # "already exists". The user carries this entry's tag: it is ours, finish it.
+            log.info("IAM user %s was created by a retried CreateUser whose answer was lost", username)
+            return
+        if not isinstance(error, AwsTransientError) and not error.retries:
+            # AWS refused the one and only attempt: nothing was created (an
+            # EntityAlreadyExists user is someone else's, never ours to delete).
+            backend.wal.delete(wal_id)
+        # Otherwise the user may exist: the entry stays, and the rollback settles it.
         raise aws_failure("Error creating IAM user", error) from None
+
+
+def _made_by(backend: AwsBackend, iam: IamApi, username: str, wal_id: str) -> bool:
+    """Does ``username`` carry this mount's and this entry's tags? (Errors keep the entry.)"""
+    try:
+        tags = iam.list_user_tags(username)
+    except NoSuchEntity:
+        return False
+    except AwsError as error:
+        raise aws_failure("Error creating IAM user", error) from None
+    return tags.get(ISSUER_TAG) == backend.context.mount_uuid and tags.get(LEASE_REF_TAG) == wal_id
 
 
 def _equip_user(iam: IamApi, username: str, role_name: str, role: RoleEntry) -> AccessKey:
@@ -133,7 +165,21 @@ def _equip_user(iam: IamApi, username: str, role_name: str, role: RoleEntry) -> 
         for group in role.iam_groups or []:
             iam.add_user_to_group(username, group)
     with reported_as("Error creating access keys"):
-        return iam.create_access_key(username)
+        key = iam.create_access_key(username)
+        if key.retried:
+            _drop_other_keys(iam, username, key)
+    return key
+
+
+def _drop_other_keys(iam: IamApi, username: str, kept: AccessKey) -> None:
+    """A retried CreateAccessKey whose first answer was lost made a key nobody knows
+    the secret of: the user is brand new, so every key but the one we hold goes."""
+    for key in iam.list_access_keys(username):
+        if key.access_key_id != kept.access_key_id:
+            log.info("deleting an access key of IAM user %s whose CreateAccessKey answer was lost", username)
+            # NoSuchEntity: a retried DeleteAccessKey whose first answer was lost; gone already.
+            with contextlib.suppress(NoSuchEntity):
+                iam.delete_access_key(key.access_key_id, username)
 
 
 def _verify_key(backend: AwsBackend, username: str, key: AccessKey, timeout: int) -> list[str]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from vaultlet.engines.secrets.aws.client import AwsTransientError
 from vaultlet.engines.secrets.aws.config_lease import LeaseConfig
+from vaultlet.engines.secrets.aws.errors import aws_failure
 from vaultlet.engines.secrets.aws.teardown import delete_iam_user
 from vaultlet.errors import InternalError
 from vaultlet.framework.backend import Lease, Renewal, SecretType
@@ -46,7 +48,11 @@ def revoke_access_keys(backend: AwsBackend, lease: Lease) -> None:
     # A user not found right after creation may just not be visible yet (IAM is
     # eventually consistent): only an older lease may treat "not found" as "gone".
     old_enough = time.time() - lease.issue_time > backend.rollback_min_age
-    delete_iam_user(backend.aws().iam, username, accept_missing=old_enough)
+    try:
+        delete_iam_user(backend.aws().iam, username, accept_missing=old_enough)
+    except AwsTransientError as error:
+        # Tells the core (and a synchronous revoker's client) that this is worth retrying.
+        raise aws_failure("Error deleting IAM user", error) from None
     wal_id = lease.internal.get("wal_id")
     if wal_id:
         backend.wal.delete(wal_id)  # the issuance it recorded is now settled
