@@ -9,7 +9,9 @@ the response.
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -34,6 +36,8 @@ log = logging.getLogger("vaultlet.core")
 
 SYSTEM_DEFAULT_TTL = 768 * 3600  # Vault's 32-day default and maximum lease TTL
 CLUSTER_KEY = "core/cluster"
+# Present while an operator has sealed the server (sys/seal); not encrypted.
+SEAL_MARK_KEY = "core/seal-mark"
 
 # Paths that answer while sealed (and need no token).
 SEALED_PATHS = ("sys/health", "sys/seal-status", "sys/leader", "sys/init", "sys/unseal")
@@ -109,7 +113,6 @@ class Core:
         # by sys/init is kept; set by the server. See config.SealConfig.
         self.key_loader: Callable[[], bytes | None] | None = None
         self.key_keeper: Callable[[bytes], bool] | None = None
-        self._operator_sealed = False
         self._cluster_id: str | None = None
         self._periodic_stop = threading.Event()
         self._periodic_thread: threading.Thread | None = None
@@ -144,26 +147,43 @@ class Core:
         return result
 
     def unseal(self, root_key: bytes) -> bool:
+        """Unseal with the root key and lift an operator's server-wide seal: every
+        other worker (and node on shared storage) then unseals from its own key
+        source at its next request."""
         if not self.barrier.unseal(root_key):
             return False
-        self._operator_sealed = False
+        self.storage.delete(SEAL_MARK_KEY)
         self.start_background()
         return True
 
     def try_auto_unseal(self) -> bool:
         """Unseal from the configured key source (a file read while sealed is cheap,
-        and lets every worker follow a sys/init answered by another)."""
+        and lets every worker follow a sys/init answered by another) unless an
+        operator sealed the server: that holds until an explicit ``sys/unseal``,
+        across restarts too (gunicorn respawns workers on its own)."""
         if not self.barrier.sealed:
             return True
-        if self._operator_sealed or self.key_loader is None:
+        if self.key_loader is None or self._seal_marked():
             return False
         key = self.key_loader()
         if key is None or not self.initialized():
             return False
-        if not self.unseal(key):
+        if not self.barrier.unseal(key):
             log.error("the configured seal key does not unseal this storage")
             return False
+        self.start_background()
         return True
+
+    def follow_seal_mark(self) -> bool:
+        """Seal this process if an operator sealed the server through another worker
+        or node; True when sealed. One primary-key read: it runs on every request."""
+        if not self.barrier.sealed and self._seal_marked():
+            log.warning("the server was sealed by an operator (sys/seal); sealing worker %d", os.getpid())
+            self.barrier.seal()  # the background loops idle while sealed
+        return self.barrier.sealed
+
+    def _seal_marked(self) -> bool:
+        return bool(self.storage.versions([SEAL_MARK_KEY]))
 
     def seal_status(self) -> dict:
         initialized = self.initialized()
@@ -193,11 +213,15 @@ class Core:
         return self._cluster_id
 
     def seal(self) -> None:
-        """Seal this process. An operator's seal also stops auto-unseal from the
-        key file until the next explicit unseal (or restart)."""
-        self._operator_sealed = True
-        self.stop_background()
-        self.barrier.seal()
+        """Seal the whole server: this process at once, every other worker and node
+        sharing the storage at its next request or sweep (they read the mark). The
+        mark is plaintext (it holds no secret) so that sealed processes can read it;
+        it also stops auto-unseal from the key file until ``sys/unseal``."""
+        try:
+            self.storage.put(SEAL_MARK_KEY, json.dumps({"sealed_at": time.time()}).encode())
+        finally:
+            self.stop_background()
+            self.barrier.seal()
 
     # -- background work ---------------------------------------------------
 
@@ -227,7 +251,7 @@ class Core:
 
     def _periodic_loop(self) -> None:
         while not self._periodic_stop.wait(self.config.periodic_interval):
-            if not self.barrier.sealed:
+            if not self.follow_seal_mark():
                 self.run_periodic()
 
     def close(self) -> None:
@@ -252,7 +276,7 @@ class Core:
     # -- the request pipeline ----------------------------------------------
 
     def handle(self, request: Request) -> Response:
-        if self.barrier.sealed and not self.try_auto_unseal():
+        if self.follow_seal_mark() and not self.try_auto_unseal():
             if not request.path.startswith(SEALED_PATHS):
                 raise Sealed()
             # The mount table is encrypted: while sealed only sys/ can answer.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from flask import Flask
@@ -26,6 +27,9 @@ _METHODS = ["GET", "POST", "PUT", "DELETE", "LIST", "HEAD", "PATCH"]
 _WRITE_METHODS = {"POST": UPDATE, "PUT": UPDATE, "DELETE": DELETE, "PATCH": PATCH, "LIST": LIST}
 _NO_CACHE = {"Cache-Control": "no-store", "Content-Type": "application/json"}
 _ROOT_NAMESPACES = {"", "root", "root/"}
+# A JSON escape of a UTF-16 surrogate: the only way a decoded body can hold a string
+# that is not valid Unicode (a lone \\ud800 parses, then breaks every encode()).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def create_app(core, *, max_request_size: int = DEFAULT_MAX_REQUEST_SIZE) -> Flask:
@@ -97,14 +101,41 @@ def _body() -> dict[str, Any]:
             + (http_request.mimetype or "")
         )
     try:
-        parsed = json.loads(raw)
+        text = raw.decode("utf-8")  # strict: invalid bytes and encoded surrogates are refused
+        parsed = json.loads(text)
     except (ValueError, UnicodeDecodeError) as error:
         raise UserError(f"failed to parse JSON input: {error}") from None
     except RecursionError:
         raise UserError("failed to parse JSON input: nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(text):
+        _require_unicode(parsed, "failed to parse JSON input")
     if not isinstance(parsed, dict):
         raise UserError("failed to parse JSON input: the body must be a JSON object")
     return parsed
+
+
+def _require_unicode(value: Any, context: str) -> None:
+    """Refuse any string (key or value, at any depth) that cannot be encoded as UTF-8.
+
+    Python's JSON decoder turns an escaped lone surrogate into a str that every later
+    ``encode()`` (hashing, HMAC, the database driver) rejects; checking once here keeps
+    handlers from meeting it. Iterative: a body may nest as deep as the parser allows.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UserError(
+                    f"{context}: a string holds a lone UTF-16 surrogate, which is not valid Unicode"
+                ) from None
 
 
 def _token() -> str | None:
@@ -125,6 +156,9 @@ def _logical_request() -> Request:
     method = http_request.method
     operation = _operation(method, query)
     path = _raw_path()
+    # Werkzeug decodes the path and query with replacement characters (as Go does);
+    # checked anyway so that no decoding path can hand a handler an unencodable str.
+    _require_unicode([path, query], "invalid request path or query")
     if method == "HEAD" and path.rstrip("/") != "sys/health":
         raise UnsupportedOperation()  # Vault accepts HEAD on sys/health only
     help_requested = str(query.pop("help", "")).lower() in ("1", "true")
