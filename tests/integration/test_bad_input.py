@@ -195,6 +195,26 @@ def test_openbao_never_fails_on_the_same_bytes(openbao):
             assert status < 500, (path, kind, text)
 
 
+# Numbers Go's decoder cannot hold, and the non-JSON constants Python's would accept: OpenBao
+# answers 400 to each (at decoding or at field conversion), and so does vaultlet.
+UNREPRESENTABLE_NUMBERS = [
+    b'{"ttl": 1e400}',
+    b'{"ttl": -1e400}',
+    b'{"ttl": NaN}',
+    b'{"explicit_max_ttl": Infinity}',
+    b'{"num_uses": 99999999999999999999999999999}',
+    b'{"num_uses": 9223372036854775808}',
+    b'{"ttl": 99999999999999999999999999999}',
+]
+
+
+@pytest.mark.parametrize("raw", UNREPRESENTABLE_NUMBERS, ids=lambda raw: raw.decode())
+def test_numbers_go_cannot_hold_get_400_from_both_servers(server, openbao, raw):
+    for target in (server, openbao):
+        status, parsed, text = http(target, "POST", "auth/token/create", raw=raw)
+        assert status == 400 and parsed["errors"], (target.kind, text)
+
+
 def test_no_bad_request_left_a_traceback_in_the_log(server):
     # Runs after the corpus in this module (pytest keeps file order).
     log = server.log_text()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from typing import Any
 
@@ -102,7 +103,7 @@ def _body() -> dict[str, Any]:
         )
     try:
         text = raw.decode("utf-8")  # strict: invalid bytes and encoded surrogates are refused
-        parsed = json.loads(text)
+        parsed = json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as error:
         raise UserError(f"failed to parse JSON input: {error}") from None
     except RecursionError:
@@ -112,6 +113,19 @@ def _body() -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise UserError("failed to parse JSON input: the body must be a JSON object")
     return parsed
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number that fits a float64, as Go's decoder requires (1e400 is not one)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _refuse_constant(name: str) -> float:
+    # Python's decoder accepts NaN and Infinity; they are not JSON (RFC 8259), nor to Go.
+    raise ValueError(f"invalid character {name[:1]!r} looking for beginning of value")
 
 
 def _require_unicode(value: Any, context: str) -> None:
