@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import logging
+import mmap
 import shutil
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from gunicorn.app.base import BaseApplication
 
 from vaultlet.config import ConfigError, ListenerConfig, SealConfig, ServerConfig, load
 from vaultlet.core.core import Core, CoreConfig
+from vaultlet.storage.barrier import KEY_SIZE
 
 log = logging.getLogger("vaultlet.server")
 
@@ -72,9 +74,31 @@ def prepare_dev(config: ServerConfig) -> str:
         core.close()
 
 
-def build_core(config: ServerConfig) -> Core:
+class SharedKeySlot:
+    """The root key an operator gave one worker (``sys/init``, ``sys/unseal``), for the
+    other workers of the same server: anonymous shared memory mapped by the master before
+    it forks, so it exists only in this server's processes, never on disk, and a worker
+    gunicorn respawns still finds it. ``sys/seal`` wipes it."""
+
+    def __init__(self):
+        self._memory = mmap.mmap(-1, 1 + KEY_SIZE)
+
+    def get(self) -> bytes | None:
+        return bytes(self._memory[1:]) if self._memory[0] == 1 else None
+
+    def put(self, key: bytes | None) -> None:
+        self._memory[0] = 0
+        self._memory[1:] = key if key is not None else bytes(KEY_SIZE)
+        if key is not None:
+            self._memory[0] = 1
+
+
+def build_core(config: ServerConfig, key_slot: SharedKeySlot | None = None) -> Core:
     core = Core(config.core)
     core.key_loader = config.seal.load_key
+    if key_slot is not None:
+        core.key_loader = lambda: config.seal.load_key() or key_slot.get()
+        core.key_sharer = key_slot.put
     core.key_keeper = config.seal.store_key
     core.try_auto_unseal()
     return core
@@ -83,6 +107,7 @@ def build_core(config: ServerConfig) -> Core:
 class VaultletApplication(BaseApplication):
     def __init__(self, config: ServerConfig):
         self.config_ = config
+        self.key_slot = SharedKeySlot()  # before the fork: every worker maps the same page
         super().__init__()
 
     def load_config(self) -> None:
@@ -111,7 +136,7 @@ class VaultletApplication(BaseApplication):
         from vaultlet.http import create_app
 
         _configure_logging(self.config_.log_level)
-        core = build_core(self.config_)
+        core = build_core(self.config_, self.key_slot)
         app = create_app(core, max_request_size=self.config_.listener.max_request_size)
         _WORKER_CORES.append(core)
         return app

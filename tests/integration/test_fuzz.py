@@ -37,7 +37,6 @@ EXCLUDED = [
     (r"^/sys/seal$", {"POST", "PUT"}),  # seals the server: every later answer is 503
     (r"^/sys/audit/", {"POST", "PUT", "DELETE"}),  # a device on a random file fails closed: 500s
     (r"^/auth/token/revoke-self$", {"POST", "PUT"}),  # revokes the fuzzer's own root token
-    (r"^/sys/leases/revoke-prefix/|^/sys/leases/revoke-force/", {"POST", "PUT"}),  # slow, not bad input
 ]
 EXAMPLES_PER_OPERATION = 5
 

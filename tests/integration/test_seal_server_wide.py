@@ -11,7 +11,7 @@ import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from support.processes import free_port, http, start_vaultlet_production
+from support.processes import free_port, http, start_vaultlet_config, start_vaultlet_production
 
 REQUESTS_PER_CHECK = 40  # fresh connections from 8 threads: both workers accept some
 
@@ -121,5 +121,38 @@ def test_files_left_readable_by_an_older_version_are_tightened(tmp_path):
         assert http(server, "GET", "auth/token/lookup-self")[0] == 200
         for name in ("vaultlet.db", "vaultlet.db.writelock"):
             assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600, name
+    finally:
+        server.stop()
+
+
+NO_KEY_FILE_CONFIG = """
+storage "sqlite" {{ path = "{db}" }}
+listener "tcp" {{
+  address     = "127.0.0.1:{port}"
+  tls_disable = true
+}}
+workers = 2
+"""
+
+
+def test_without_a_key_file_the_key_given_to_one_worker_unseals_them_all(tmp_path):
+    """No seal file, no VAULTLET_SEAL_KEY: the operator holds the key. The worker that
+    answers sys/init or sys/unseal shares it with its siblings through memory only."""
+    port = free_port()
+    config = NO_KEY_FILE_CONFIG.format(db=tmp_path / "vaultlet.db", port=port)
+    server = start_vaultlet_config(tmp_path, config, "", port, env={"VAULTLET_SEAL_KEY": ""})
+    try:
+        status, body, text = http(server, "PUT", "sys/init", {"secret_shares": 1, "secret_threshold": 1})
+        assert status == 200, text
+        server.root_token, key = body["root_token"], body["keys_base64"][0]
+        assert not (tmp_path / "seal.key").exists()
+        assert {s for s, _ in _statuses(server, "GET", "auth/token/lookup-self")} == {200}
+
+        assert http(server, "PUT", "sys/seal")[0] == 204
+        assert {s for s, _ in _statuses(server, "GET", "auth/token/lookup-self")} == {503}
+        assert http(server, "PUT", "sys/unseal", {"key": key}, token=None)[0] == 200
+        assert {s for s, _ in _statuses(server, "GET", "auth/token/lookup-self")} == {200}
+        statuses = _statuses(server, "GET", "sys/seal-status", token=None)
+        assert all(body["sealed"] is False for _, body in statuses), statuses
     finally:
         server.stop()

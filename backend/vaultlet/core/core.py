@@ -113,6 +113,9 @@ class Core:
         # by sys/init is kept; set by the server. See config.SealConfig.
         self.key_loader: Callable[[], bytes | None] | None = None
         self.key_keeper: Callable[[bytes], bool] | None = None
+        # Hands the key an operator gave (sys/init, sys/unseal) to this server's other
+        # workers, or withdraws it (None) on sys/seal; set by the server.
+        self.key_sharer: Callable[[bytes | None], None] | None = None
         self._cluster_id: str | None = None
         self._periodic_stop = threading.Event()
         self._periodic_thread: threading.Thread | None = None
@@ -143,6 +146,7 @@ class Core:
         result = self.initialize()
         if self.key_keeper is not None:
             self.key_keeper(result.root_key)
+        self._share_key(result.root_key)
         self.start_background()
         return result
 
@@ -152,9 +156,14 @@ class Core:
         source at its next request."""
         if not self.barrier.unseal(root_key):
             return False
+        self._share_key(root_key)
         self.storage.delete(SEAL_MARK_KEY)
         self.start_background()
         return True
+
+    def _share_key(self, root_key: bytes | None) -> None:
+        if self.key_sharer is not None:
+            self.key_sharer(root_key)
 
     def try_auto_unseal(self) -> bool:
         """Unseal from the configured key source (a file read while sealed is cheap,
@@ -218,6 +227,7 @@ class Core:
         mark is plaintext (it holds no secret) so that sealed processes can read it;
         it also stops auto-unseal from the key file until ``sys/unseal``."""
         try:
+            self._share_key(None)
             self.storage.put(SEAL_MARK_KEY, json.dumps({"sealed_at": time.time()}).encode())
         finally:
             self.stop_background()
