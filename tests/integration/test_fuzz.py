@@ -266,6 +266,7 @@ def test_bad_bytes_over_every_declared_field_never_get_a_5xx(fuzz_server, openap
 
     started = time.monotonic()
     operations = list(_operations(openapi_document))
+    query_fields = {template: fields for _method, template, _params, fields in operations if fields}
     for method, template, params, fields in operations:
         url = _url(template, params)
         for position, field in enumerate(fields):
@@ -281,6 +282,12 @@ def test_bad_bytes_over_every_declared_field_never_get_a_5xx(fuzz_server, openap
         for param in params:
             for name, segment in BAD_PATH_SEGMENTS.items():
                 check(method, _url(template, params, {param: segment}), b"{}" if fields else None, name)
+        if method == "GET":
+            # A GET's query string is its request data: the same declared fields, as query.
+            for position, field in enumerate(query_fields.get(template.split("?")[0], [])):
+                for name in list(BAD_PATH_SEGMENTS)[position % 2 :: 2]:
+                    joiner = "&" if "?" in url else "?"
+                    check(method, f"{url}{joiner}{field}={BAD_PATH_SEGMENTS[name]}", None, f"?{field}={name}")
     for name, (header, value) in BAD_HEADERS.items():
         for method, url in (("GET", "/v1/auth/token/lookup-self"), ("GET", "/v1/sys/mounts")):
             check(method, url, None, name, {header: value})

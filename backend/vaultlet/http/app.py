@@ -29,7 +29,7 @@ _WRITE_METHODS = {"POST": UPDATE, "PUT": UPDATE, "DELETE": DELETE, "PATCH": PATC
 _NO_CACHE = {"Cache-Control": "no-store", "Content-Type": "application/json"}
 _ROOT_NAMESPACES = {"", "root", "root/"}
 # A JSON escape of a UTF-16 surrogate: the only way a decoded body can hold a string
-# that is not valid Unicode (a lone \\ud800 parses, then breaks every encode()).
+# that is not valid Unicode (a lone \ud800 parses, then breaks every encode()).
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
