@@ -11,6 +11,8 @@ import stat
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from support.processes import free_port, http, start_vaultlet_config, start_vaultlet_production
 
 REQUESTS_PER_CHECK = 40  # fresh connections from 8 threads: both workers accept some
@@ -69,9 +71,19 @@ def test_seal_reaches_every_worker_and_unseal_reopens_them_all(tmp_path):
         server.stop()
 
 
-def test_two_servers_on_one_database_share_the_seal_and_a_restart_keeps_it(tmp_path):
-    first = start_vaultlet_production(tmp_path, name="first")
-    second = start_vaultlet_production(tmp_path, name="second", root_token=first.root_token)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage_url(request) -> str:
+    """Empty for SQLite in the test's directory; else a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return ""
+    return request.getfixturevalue("postgres").new_database()
+
+
+def test_two_servers_on_one_database_share_the_seal_and_a_restart_keeps_it(tmp_path, storage_url):
+    first = start_vaultlet_production(tmp_path, name="first", storage_url=storage_url)
+    second = start_vaultlet_production(
+        tmp_path, name="second", root_token=first.root_token, storage_url=storage_url
+    )
     try:
         assert http(second, "GET", "auth/token/lookup-self")[0] == 200
 
@@ -86,7 +98,7 @@ def test_two_servers_on_one_database_share_the_seal_and_a_restart_keeps_it(tmp_p
         # An operator's seal outlives a restart, even with the key file in place.
         second.stop()
         second = start_vaultlet_production(
-            tmp_path, port=free_port(), name="second", root_token=first.root_token
+            tmp_path, port=free_port(), name="second", root_token=first.root_token, storage_url=storage_url
         )
         assert http(second, "GET", "auth/token/lookup-self")[0] == 503
 
