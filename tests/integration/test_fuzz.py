@@ -4,13 +4,14 @@ Two fuzzers, both driven by the OpenAPI document the server itself serves
 (``sys/internal/specs/openapi``), so every declared path and field is covered and new
 endpoints join automatically:
 
-- schemathesis generates valid and invalid requests per operation (bounded: a few
-  examples per operation, no shrinking time budget beyond hypothesis' own), checked with
-  its ``not_a_server_error`` check;
+- schemathesis (its Python API) generates valid and, for operations with a body, invalid
+  requests: EXAMPLES_PER_OPERATION per operation and mode, seeded, no shrinking (about
+  60 s here), each checked with its ``not_a_server_error`` check;
 - a corpus of bad bytes (lone surrogates, invalid UTF-8, NUL, huge numbers, deep nesting,
-  huge strings within the size limit, wrong types) is sent over every declared body field
-  and path parameter with ``http.client``, so the bytes on the wire are exactly these; each
-  answer must be below 500 and, if an error, Vault's ``{"errors": [...]}`` envelope.
+  huge strings within the size limit, wrong types) is sent over every declared body field,
+  every path parameter, the query fields of every GET and a few headers, with
+  ``http.client`` so that the bytes on the wire are exactly these; each answer must be
+  below 500 and, if an error, Vault's ``{"errors": [...]}`` envelope.
 
 Operations that would stop the server from serving the rest of the run (seal, audit
 devices that fail closed on a bad file, revoking the fuzzer's own token) are left out.
