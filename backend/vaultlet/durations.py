@@ -8,6 +8,7 @@ integer seconds, except where the wire format is a Go ``Duration.String()``
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNIT_SECONDS = {
@@ -57,17 +58,29 @@ def parse_duration(value: object) -> int:
     if isinstance(value, bool):
         raise DurationError(f"invalid duration {value!r}")
     if isinstance(value, int):
-        return value
+        return _in_range(value, value)
     if isinstance(value, float):
-        return int(value)
+        if not math.isfinite(value):
+            raise DurationError(f'time: invalid duration "{value}"')
+        return _in_range(int(value), value)
     if isinstance(value, str):
         text = value.strip()
         if text == "":
             return 0
         if _INTEGER.fullmatch(text):
-            return int(text)
-        return int(parse_go_duration(text))
+            return _in_range(int(text), text)
+        return _in_range(int(parse_go_duration(text)), text)
     raise DurationError(f"invalid duration {value!r}")
+
+
+# Go's time.Duration is int64 nanoseconds (about 292 years): longer is no duration.
+MAX_DURATION_SECONDS = (2**63 - 1) // 1_000_000_000
+
+
+def _in_range(seconds: int, shown: object) -> int:
+    if abs(seconds) > MAX_DURATION_SECONDS:
+        raise DurationError(f'time: invalid duration "{str(shown)[:40]}"')
+    return seconds
 
 
 def format_go_duration(seconds: float) -> str:

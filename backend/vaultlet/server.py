@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import logging
+import mmap
 import os
 import shutil
 import sys
@@ -19,8 +20,9 @@ from gunicorn.app.base import BaseApplication
 
 from vaultlet import logs, telemetry
 from vaultlet.config import ConfigError, ListenerConfig, SealConfig, ServerConfig, load, log_settings
-from vaultlet.core.core import Core, CoreConfig
+from vaultlet.core.core import SEAL_MARK_KEY, Core, CoreConfig
 from vaultlet.framework.request import UPDATE, Request
+from vaultlet.storage.barrier import KEY_SIZE
 
 log = logging.getLogger("vaultlet.server")
 
@@ -85,9 +87,42 @@ def prepare_dev(config: ServerConfig) -> str:
         core.close()
 
 
-def build_core(config: ServerConfig) -> Core:
+def lift_operator_seal(config: ServerConfig) -> None:
+    """Under an auto-unseal seal nobody holds a key to give ``sys/unseal``, so, as with
+    Vault's auto-unseal, a server sealed by an operator unseals when it is started again.
+    Runs once in the master: a worker gunicorn respawns leaves the seal as it is."""
+    core = Core(config.core)
+    try:
+        core.storage.delete(SEAL_MARK_KEY)
+    finally:
+        core.close()
+
+
+class SharedKeySlot:
+    """The root key an operator gave one worker (``sys/init``, ``sys/unseal``), for the
+    other workers of the same server: anonymous shared memory mapped by the master before
+    it forks, so it exists only in this server's processes, never on disk, and a worker
+    gunicorn respawns still finds it. ``sys/seal`` wipes it."""
+
+    def __init__(self):
+        self._memory = mmap.mmap(-1, 1 + KEY_SIZE)
+
+    def get(self) -> bytes | None:
+        return bytes(self._memory[1:]) if self._memory[0] == 1 else None
+
+    def put(self, key: bytes | None) -> None:
+        self._memory[0] = 0
+        self._memory[1:] = key if key is not None else bytes(KEY_SIZE)
+        if key is not None:
+            self._memory[0] = 1
+
+
+def build_core(config: ServerConfig, key_slot: SharedKeySlot | None = None) -> Core:
     core = Core(config.core)
     core.seal_source = config.seal
+    if key_slot is not None:
+        core.key_sharer = key_slot.put
+        core.shared_key = key_slot.get
     core.try_auto_unseal()
     return core
 
@@ -95,6 +130,7 @@ def build_core(config: ServerConfig) -> Core:
 class VaultletApplication(BaseApplication):
     def __init__(self, config: ServerConfig):
         self.config_ = config
+        self.key_slot = SharedKeySlot()  # before the fork: every worker maps the same page
         super().__init__()
 
     def load_config(self) -> None:
@@ -125,7 +161,7 @@ class VaultletApplication(BaseApplication):
         from vaultlet.http import create_app
 
         logs.configure(self.config_.log_level, self.config_.log_format)
-        core = build_core(self.config_)
+        core = build_core(self.config_, self.key_slot)
         app = create_app(core, max_request_size=self.config_.listener.max_request_size)
         _WORKER_CORES.append(core)
         return app
@@ -195,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.dev:
         root_token = prepare_dev(config)
         _print_dev_banner(config, root_token)
+    elif config.seal.auto_unseal:
+        lift_operator_seal(config)
     VaultletApplication(config).run()
     return 0
 

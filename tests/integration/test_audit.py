@@ -7,6 +7,8 @@ whole server refuse requests, which must never leak into the shared session serv
 from __future__ import annotations
 
 import collections
+import contextlib
+import fcntl
 import json
 import os
 import stat
@@ -412,6 +414,68 @@ def test_an_unrecorded_response_is_withdrawn_and_its_aws_user_deleted(tmp_path, 
         server.stop()
 
 
+def test_an_unrecorded_token_is_revoked_before_the_client_hears_500(tmp_path):
+    """The request line of a token creation (and of a login) is written, the response line is
+    not: the client gets 500 and the token minted for it no longer exists (nor its lease).
+
+    Minting a token takes a millisecond, less than the FIFO reader needs to hang up, so the
+    test holds the database's write lock (the flock vaultlet's writers queue on) while the
+    request line goes out: the server waits before minting, the reader hangs up, then the
+    lock is released and the response line finds nobody to write to."""
+    server = start_vaultlet_production(tmp_path)
+    fifo = tmp_path / "audit.fifo"
+    os.mkfifo(fifo)
+    reader = _FifoReader(fifo)
+    try:
+        ok(http(server, "POST", "sys/auth/approle", {"type": "approle"}))
+        ok(http(server, "POST", "auth/approle/role/app", {"token_ttl": "1h"}))
+        role_id = ok(http(server, "GET", "auth/approle/role/app/role-id"))["data"]["role_id"]
+        secret_id = ok(http(server, "POST", "auth/approle/role/app/secret-id", {}))["data"]["secret_id"]
+        ok(http(server, "PUT", "sys/audit/pipe", {"type": "file", "options": {"file_path": str(fifo)}}))
+
+        def accessors() -> set[str]:
+            return set(ok(http(server, "LIST", "auth/token/accessors"))["data"]["keys"])
+
+        def leases(prefix: str) -> int:
+            status, body, _ = http(server, "LIST", f"sys/leases/lookup/{prefix}")
+            return len(body["data"]["keys"]) if status == 200 else 0
+
+        before = accessors()
+        for path, body, token in (
+            ("auth/token/create", {"policies": ["default"], "ttl": "1h"}, ""),
+            ("auth/token/create-orphan", {"policies": ["default"]}, ""),
+            ("auth/approle/login", {"role_id": role_id, "secret_id": secret_id}, None),
+        ):
+            reader.close_after(path)  # the request line gets through, the response line does not
+            with ThreadPoolExecutor(1) as pool:
+                with _database_write_lock(tmp_path / "vaultlet.db.writelock"):
+                    answer = pool.submit(http, server, "POST", path, body, token=token)
+                    assert reader.hung_up.wait(30), f"{path}: no request line"
+                assert answer.result()[:2] == INTERNAL_ERROR, path
+            reader = _FifoReader(fifo)  # recording works again
+            assert accessors() == before, f"{path}: the unrecorded token still exists"
+        assert leases("auth/token/create") == 0
+        assert leases("auth/approle/login") == 0
+
+        # The same calls succeed while the responses can be recorded.
+        issued = ok(http(server, "POST", "auth/token/create", {"policies": ["default"], "ttl": "1h"}))
+        assert http(server, "GET", "auth/token/lookup-self", token=issued["auth"]["client_token"])[0] == 200
+        assert len(accessors()) == len(before) + 1
+    finally:
+        reader.stop()
+        server.stop()
+
+
+@contextlib.contextmanager
+def _database_write_lock(path: Path):
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 class _FifoReader:
     """Reads an audit FIFO in a thread; can hang up right after a chosen request line."""
 
@@ -419,6 +483,7 @@ class _FifoReader:
         # O_RDWR: the server's open never blocks and never sees end-of-file while we hold it.
         self._fd = os.open(path, os.O_RDWR)
         self._stop_after: str | None = None
+        self.hung_up = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -448,6 +513,7 @@ class _FifoReader:
         fd, self._fd = self._fd, None
         if fd is not None:
             os.close(fd)
+        self.hung_up.set()
 
 
 def test_threads_and_processes_append_whole_lines(tmp_path):

@@ -118,6 +118,103 @@ def test_unknown_http_method_is_405_json(server):
     assert json.loads(response.read())["errors"]
 
 
+# Issue 10, defect 3: a string that is not valid Unicode (an escaped lone UTF-16 surrogate,
+# or raw bytes that are not UTF-8, including UTF-8-encoded surrogates) crashed these
+# operations with UnicodeEncodeError (500). The HTTP layer now refuses the body with 400.
+# Deliberate difference: OpenBao (Go's JSON decoder) substitutes U+FFFD and answers as for any
+# unknown value (403 "bad token" on lookup, 204 on revoke, 200 on create);
+# test_openbao_never_fails_on_the_same_bytes keeps the reference honest.
+UNICODE_OPERATIONS = [
+    ("POST", "auth/token/create", "display_name"),
+    ("POST", "auth/token/create", "policies"),
+    ("POST", "auth/token/lookup", "token"),
+    ("POST", "auth/token/lookup-accessor", "accessor"),
+    ("POST", "auth/token/renew", "token"),
+    ("POST", "auth/token/renew-accessor", "accessor"),
+    ("POST", "auth/token/revoke", "token"),
+    ("POST", "auth/token/revoke-orphan", "token"),
+    ("POST", "auth/token/revoke-accessor", "accessor"),
+    ("PUT", "sys/leases/lookup", "lease_id"),
+    ("PUT", "sys/leases/renew", "lease_id"),
+    ("PUT", "sys/leases/revoke", "lease_id"),
+    ("PUT", "sys/capabilities", "token"),
+    ("PUT", "sys/capabilities-self", "paths"),
+    ("PUT", "sys/capabilities-accessor", "accessor"),
+]
+NOT_UNICODE = {
+    "escaped-lone-high-surrogate": b'"\\ud800"',
+    "escaped-lone-low-surrogate": b'"x\\uDFFFy"',
+    "utf8-encoded-surrogate": b'"\xed\xa0\x80"',
+    "invalid-utf8": b'"\xff\xfe"',
+    "truncated-utf8": b'"\xe2\x82"',
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_UNICODE))
+@pytest.mark.parametrize(
+    "method, path, field", UNICODE_OPERATIONS, ids=[f"{p}-{f}" for _, p, f in UNICODE_OPERATIONS]
+)
+def test_strings_that_are_not_unicode_get_400(server, method, path, field, kind):
+    value = NOT_UNICODE[kind]
+    if field == "paths":
+        value = b"[" + value + b"]"
+    raw = b'{"' + field.encode() + b'": ' + value + b"}"
+    status, parsed, text = http(server, method, path, raw=raw, headers={"Content-Type": "application/json"})
+    assert status == 400, text
+    assert parsed["errors"][0].startswith("failed to parse JSON input"), text
+
+
+def test_a_lone_surrogate_in_a_key_or_deep_inside_is_refused_and_a_valid_pair_is_not(server):
+    nested = b'{"meta": {"\\udbff": "x"}}'
+    assert http(server, "POST", "auth/token/create", raw=nested)[0] == 400
+    deep = b'{"meta": {"a": ' + b"[" * 500 + b'"\\ud800"' + b"]" * 500 + b"}}"
+    assert http(server, "POST", "auth/token/create", raw=deep)[0] == 400
+    emoji = b'{"display_name": "\\ud83d\\ude00", "meta": {"k": "\\u00e9"}}'
+    status, body, text = http(server, "POST", "auth/token/create", raw=emoji)
+    assert status == 200, text
+    lookup = http(server, "POST", "auth/token/lookup", {"token": body["auth"]["client_token"]})[1]
+    assert lookup["data"]["display_name"] == "token-\U0001f600"
+    assert lookup["data"]["meta"] == {"k": "\u00e9"}
+
+
+def test_invalid_utf8_in_a_path_or_query_never_fails(server):
+    # Path and query bytes decode with U+FFFD as in Go (so the answers are OpenBao's).
+    assert http(server, "GET", "sys/mounts/%ED%A0%80")[0] == 400
+    assert http(server, "GET", "auth/token/lookup?token=%ED%A0%80")[0] == 403
+    assert http(server, "PUT", "sys/leases/revoke-prefix/%FF", {})[0] == 204
+    status, body, _ = http(server, "GET", "sys/leases/lookup/%FF?list=true")
+    assert status == 404 and body == {"errors": []}
+
+
+def test_openbao_never_fails_on_the_same_bytes(openbao):
+    for method, path, field in UNICODE_OPERATIONS:
+        for kind, value in NOT_UNICODE.items():
+            value = b"[" + value + b"]" if field == "paths" else value
+            raw = b'{"' + field.encode() + b'": ' + value + b"}"
+            status, _parsed, text = http(openbao, method, path, raw=raw)
+            assert status < 500, (path, kind, text)
+
+
+# Numbers Go's decoder cannot hold, and the non-JSON constants Python's would accept: OpenBao
+# answers 400 to each (at decoding or at field conversion), and so does vaultlet.
+UNREPRESENTABLE_NUMBERS = [
+    b'{"ttl": 1e400}',
+    b'{"ttl": -1e400}',
+    b'{"ttl": NaN}',
+    b'{"explicit_max_ttl": Infinity}',
+    b'{"num_uses": 99999999999999999999999999999}',
+    b'{"num_uses": 9223372036854775808}',
+    b'{"ttl": 99999999999999999999999999999}',
+]
+
+
+@pytest.mark.parametrize("raw", UNREPRESENTABLE_NUMBERS, ids=lambda raw: raw.decode())
+def test_numbers_go_cannot_hold_get_400_from_both_servers(server, openbao, raw):
+    for target in (server, openbao):
+        status, parsed, text = http(target, "POST", "auth/token/create", raw=raw)
+        assert status == 400 and parsed["errors"], (target.kind, text)
+
+
 def test_no_bad_request_left_a_traceback_in_the_log(server):
     # Runs after the corpus in this module (pytest keeps file order).
     log = server.log_text()

@@ -62,3 +62,16 @@ def test_format_go_duration_matches_go(seconds, text):
 )
 def test_format_human_matches_vault_cli(seconds, text):
     assert format_human(seconds) == text
+
+
+@pytest.mark.parametrize(
+    "value", [float("inf"), float("-inf"), float("nan"), 10**30, -(10**30), "9" * 30, "3000000000h"]
+)
+def test_durations_beyond_gos_int64_nanoseconds_are_refused(value):
+    # Go's time.Duration holds about 292 years; int(inf) used to escape as OverflowError (500).
+    with pytest.raises(DurationError):
+        parse_duration(value)
+
+
+def test_the_longest_duration_go_holds_still_parses():
+    assert parse_duration(9_223_372_036) == 9_223_372_036

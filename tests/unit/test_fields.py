@@ -83,3 +83,16 @@ def test_schema_is_plain_json_schema():
     schema = validate.schema
     assert schema["type"] == "object"
     assert set(schema["properties"]) == set(FIELDS)
+
+
+@pytest.mark.parametrize("value", [2**63, -(2**63) - 1, "9" * 40, 1e30])
+def test_ints_beyond_int64_are_out_of_range(value):
+    validator = InputValidator({"n": Field(INT)})
+    with pytest.raises(UserError, match="value out of range"):
+        validator({"n": value})
+
+
+def test_int64_bounds_are_accepted():
+    validator = InputValidator({"n": Field(INT)})
+    assert validator({"n": 2**63 - 1})[0]["n"] == 2**63 - 1
+    assert validator({"n": str(-(2**63))})[0]["n"] == -(2**63)

@@ -9,10 +9,13 @@ wrapping, audit of the response.
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vaultlet import SERVER_VERSION, telemetry
@@ -37,6 +40,8 @@ log = logging.getLogger("vaultlet.core")
 
 SYSTEM_DEFAULT_TTL = 768 * 3600  # Vault's 32-day default and maximum lease TTL
 CLUSTER_KEY = "core/cluster"
+# Present while an operator has sealed the server (sys/seal); not encrypted.
+SEAL_MARK_KEY = "core/seal-mark"
 
 # Paths that answer while sealed (and need no token).
 SEALED_PATHS = ("sys/health", "sys/seal-status", "sys/leader", "sys/init", "sys/unseal")
@@ -114,8 +119,11 @@ class Core:
         # Where the root key comes from when sealed (file, environment, KMS), and where
         # a key made by sys/init is kept; set by the server. See storage/seals.
         self.seal_source: Seal = Seal()
-        self._operator_sealed = False
         self._next_unseal_attempt = 0.0
+        # Hands the key an operator gave (sys/init, sys/unseal) to this server's other
+        # workers, or withdraws it (None) on sys/seal; and reads it back. Set by the server.
+        self.key_sharer: Callable[[bytes | None], None] | None = None
+        self.shared_key: Callable[[], bytes | None] | None = None
         self._cluster_id: str | None = None
         self._periodic_stop = threading.Event()
         self._periodic_thread: threading.Thread | None = None
@@ -149,34 +157,57 @@ class Core:
 
     def initialize_via_api(self) -> InitResult:
         result = self.initialize(through_seal=True)
+        self._share_key(result.root_key)
         self.start_background()
         return result
 
     def unseal(self, root_key: bytes) -> bool:
+        """Unseal with the root key and lift an operator's server-wide seal: every
+        other worker (and node on shared storage) then unseals from its own key
+        source at its next request."""
         if not self.barrier.unseal(root_key):
             return False
-        self._operator_sealed = False
+        self._share_key(root_key)
+        self.storage.delete(SEAL_MARK_KEY)
         self.start_background()
         return True
 
+    def _share_key(self, root_key: bytes | None) -> None:
+        if self.key_sharer is not None:
+            self.key_sharer(root_key)
+
     def try_auto_unseal(self) -> bool:
         """Unseal from the configured key source (a file read while sealed is cheap,
-        and lets every worker follow a sys/init answered by another)."""
+        and lets every worker follow a sys/init answered by another) unless an
+        operator sealed the server: that holds until an explicit ``sys/unseal``,
+        across restarts too (gunicorn respawns workers on its own)."""
         if not self.barrier.sealed:
             return True
-        if self._operator_sealed or not self.initialized():
+        if not self.initialized() or self._seal_marked():
             return False
         now = time.monotonic()
         if now < self._next_unseal_attempt:
             return False  # a KMS seal that just failed is not asked again on every request
-        key = self.seal_source.load_key(self.storage)
+        key = self.seal_source.load_key(self.storage) or (self.shared_key() if self.shared_key else None)
         if key is None:
             self._next_unseal_attempt = now + self.seal_source.retry_interval
             return False
-        if not self.unseal(key):
+        if not self.barrier.unseal(key):
             log.error("the configured seal key does not unseal this storage")
             return False
+        self.start_background()
         return True
+
+    def follow_seal_mark(self) -> bool:
+        """Seal this process if an operator sealed the server through another worker
+        or node; True when sealed. One primary-key read: it runs on every request."""
+        if not self.barrier.sealed and self._seal_marked():
+            log.warning("the server was sealed by an operator (sys/seal); sealing worker %d", os.getpid())
+            self.barrier.seal()  # the background loops idle while sealed
+        return self.barrier.sealed
+
+    def _seal_marked(self) -> bool:
+        return bool(self.storage.versions([SEAL_MARK_KEY]))
 
     def seal_status(self) -> dict:
         initialized = self.initialized()
@@ -198,7 +229,7 @@ class Core:
         if not self.barrier.sealed:
             status["cluster_name"] = self.config.cluster_name
             status["cluster_id"] = self.cluster_id()
-        elif seal.problem and not self._operator_sealed:
+        elif seal.problem and not self._seal_marked():
             status["seal_error"] = seal.problem  # vaultlet's own key: why auto-unseal fails
         return status
 
@@ -209,11 +240,16 @@ class Core:
         return self._cluster_id
 
     def seal(self) -> None:
-        """Seal this process. An operator's seal also stops auto-unseal from the
-        key file until the next explicit unseal (or restart)."""
-        self._operator_sealed = True
-        self.stop_background()
-        self.barrier.seal()
+        """Seal the whole server: this process at once, every other worker and node
+        sharing the storage at its next request or sweep (they read the mark). The
+        mark is plaintext (it holds no secret) so that sealed processes can read it;
+        it also stops auto-unseal from the key file until ``sys/unseal``."""
+        try:
+            self._share_key(None)
+            self.storage.put(SEAL_MARK_KEY, json.dumps({"sealed_at": time.time()}).encode())
+        finally:
+            self.stop_background()
+            self.barrier.seal()
 
     # -- background work ---------------------------------------------------
 
@@ -243,7 +279,7 @@ class Core:
 
     def _periodic_loop(self) -> None:
         while not self._periodic_stop.wait(self.config.periodic_interval):
-            if not self.barrier.sealed:
+            if not self.follow_seal_mark():
                 self.run_periodic()
 
     def close(self) -> None:
@@ -284,7 +320,7 @@ class Core:
             )
 
     def _handle(self, request: Request) -> Response:
-        if self.barrier.sealed and not self.try_auto_unseal():
+        if self.follow_seal_mark() and not self.try_auto_unseal():
             if not request.path.startswith(SEALED_PATHS):
                 raise Sealed()
             # The mount table is encrypted: while sealed only sys/ can answer.

@@ -464,7 +464,7 @@ class ExpirationManager:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                if not self.core.barrier.sealed:
+                if not self.core.follow_seal_mark():
                     self.sweep_once()
             except Exception:  # noqa: BLE001 - the sweeper must survive storage hiccups
                 log.exception("lease sweep failed")

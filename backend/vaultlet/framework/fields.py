@@ -32,19 +32,30 @@ def _to_string(value: Any) -> str:
     return str(value)
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
 def _to_int(value: Any) -> int:
     if isinstance(value, bool):
         raise CoercionError(f"cannot parse {value!r} as an integer")
     if isinstance(value, float):
         if not value.is_integer():
             raise CoercionError(f"cannot parse {value!r} as an integer")
-        return int(value)
+        return _int64(int(value))
     if isinstance(value, int):
-        return value
+        return _int64(value)
     try:
-        return int(str(value).strip())
+        parsed = int(str(value).strip())
     except ValueError:
         raise CoercionError(f'strconv.ParseInt: parsing "{value}": invalid syntax') from None
+    return _int64(parsed)
+
+
+def _int64(value: int) -> int:
+    """Vault's ints are Go's int (64 bits); a larger number is out of range, not clamped."""
+    if value not in _INT64:
+        raise CoercionError(f'strconv.ParseInt: parsing "{str(value)[:40]}": value out of range')
+    return value
 
 
 def _to_bool(value: Any) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import time
@@ -47,6 +48,9 @@ _JSON_WHITESPACE = b" \t\r\n"
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 WRAP_TTL_HEADER = "X-Vault-Wrap-TTL"
 WRAP_FORMAT_HEADER = "X-Vault-Wrap-Format"
+# A JSON escape of a UTF-16 surrogate: the only way a decoded body can hold a string
+# that is not valid Unicode (a lone \ud800 parses, then breaks every encode()).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def create_app(core, *, max_request_size: int = DEFAULT_MAX_REQUEST_SIZE) -> Flask:
@@ -157,13 +161,16 @@ def _body() -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        parsed = json.loads(raw)
+        text = raw.decode("utf-8")  # strict: invalid bytes and encoded surrogates are refused
+        parsed = json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as error:
         raise UserError(f"failed to parse JSON input: {error}") from None
     except RecursionError:
         raise UserError("failed to parse JSON input: nested too deeply") from None
     if parsed is None:
         return {}  # `bao write -f` sends the JSON `null`: Vault reads it as an empty request
+    if _SURROGATE_ESCAPE.search(text):
+        _require_unicode(parsed, "failed to parse JSON input")
     if not isinstance(parsed, dict):
         kind = _GO_JSON_KINDS.get(type(parsed), "value")
         raise UserError(
@@ -217,6 +224,43 @@ def _wrap_ttl() -> float:
     return ttl
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number that fits a float64, as Go's decoder requires (1e400 is not one)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _refuse_constant(name: str) -> float:
+    # Python's decoder accepts NaN and Infinity; they are not JSON (RFC 8259), nor to Go.
+    raise ValueError(f"invalid character {name[:1]!r} looking for beginning of value")
+
+
+def _require_unicode(value: Any, context: str) -> None:
+    """Refuse any string (key or value, at any depth) that cannot be encoded as UTF-8.
+
+    Python's JSON decoder turns an escaped lone surrogate into a str that every later
+    ``encode()`` (hashing, HMAC, the database driver) rejects; checking once here keeps
+    handlers from meeting it. Iterative: a body may nest as deep as the parser allows.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UserError(
+                    f"{context}: a string holds a lone UTF-16 surrogate, which is not valid Unicode"
+                ) from None
+
+
 def _token() -> str | None:
     token = http_request.headers.get("X-Vault-Token")
     if token:
@@ -235,6 +279,9 @@ def _logical_request() -> Request:
     method = http_request.method
     operation = _operation(method, query)
     path = _raw_path()
+    # Werkzeug decodes the path and query with replacement characters (as Go does);
+    # checked anyway so that no decoding path can hand a handler an unencodable str.
+    _require_unicode([path, query], "invalid request path or query")
     if method == "HEAD" and path.rstrip("/") != "sys/health":
         raise UnsupportedOperation()  # Vault accepts HEAD on sys/health only
     help_requested = str(query.pop("help", "")).lower() in ("1", "true")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import re
 import threading
@@ -49,7 +50,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
+
+log = logging.getLogger("vaultlet.storage")
 
 metadata = MetaData()
 
@@ -182,6 +185,8 @@ class SQLStorage:
     def __init__(self, url: str, *, pool_size: int = 16):
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            _make_sqlite_files_private(make_url(url).database or "")
         # Two pools: readers run in autocommit (each statement sees a consistent
         # snapshot, no transaction held open), writers in explicit transactions.
         self.engine = self._create_engine(url, pool_size, writer=True)
@@ -615,6 +620,28 @@ class SQLStorage:
         now = self.clock()
         with self.transaction() as conn:
             conn.execute(delete(owner_table).where(owner_table.c.heartbeat_at < now - older_than))
+
+
+SQLITE_FILE_MODE = 0o600
+_SQLITE_SIBLINGS = ("", "-wal", "-shm", "-journal", ".writelock")
+
+
+def _make_sqlite_files_private(database: str) -> None:
+    """The database file and its siblings readable by the server's user only (0600,
+    like the seal file). Values are encrypted, but the files still reveal keys, lease
+    ids and timing. SQLite gives -wal/-shm the database file's own mode, so creating
+    that file first with 0600 covers them; files an older version left 0644 are
+    tightened."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    os.close(os.open(database, os.O_RDWR | os.O_CREAT, SQLITE_FILE_MODE))
+    for suffix in _SQLITE_SIBLINGS:
+        try:
+            os.chmod(database + suffix, SQLITE_FILE_MODE)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            log.warning("cannot make %s private (mode 0600): not its owner", database + suffix)
 
 
 class _SQLiteWriteLock:

@@ -7,7 +7,7 @@ import uuid
 from vaultlet.core.cidr import validate_cidr_blocks
 from vaultlet.engines.auth.approle.store import RoleEntry
 from vaultlet.engines.auth.tokenutil import TOKEN_FIELDS
-from vaultlet.errors import InternalError, NotFound, UserError
+from vaultlet.errors import NotFound, UserError
 from vaultlet.framework.fields import BOOL, COMMA_STRING_SLICE, DURATION, INT, STRING, Field
 from vaultlet.framework.path import GENERIC_NAME, Path, named
 from vaultlet.framework.request import DELETE, LIST, READ, UPDATE, Response, list_response
@@ -88,8 +88,8 @@ def _validate(role: RoleEntry) -> None:
     if role.secret_id_num_uses < 0:
         raise UserError("secret_id_num_uses cannot be negative")
     if not role.bind_secret_id and not role.secret_id_bound_cidrs and not role.token_bound_cidrs:
-        # Vault answers this one with a 500.
-        raise InternalError("at least one constraint should be enabled on the role")
+        # Vault answers this one with a 500; it is the caller's mistake, so vaultlet says 400.
+        raise UserError("at least one constraint should be enabled on the role")
 
 
 # Per-field endpoints (``role/<name>/token-ttl`` ...): URL suffix -> the role attribute they
