@@ -1,9 +1,5 @@
-"""The vaultlet provider's configuration: AppRole login, its own tokens revoked at stop,
-the data source, `terraform test`, and errors shown as Terraform diagnostics.
-
-auth_login_jwt is implemented (POST auth/<mount>/login with role and jwt) but has no
-end-to-end test here yet: vaultlet's JWT auth method lands on another branch.
-"""
+"""The vaultlet provider's configuration: AppRole and JWT logins, its own tokens revoked at
+stop, the data source, `terraform test`, and errors shown as Terraform diagnostics."""
 
 from __future__ import annotations
 
@@ -13,6 +9,7 @@ import pytest
 
 from support import processes
 from support import terraform as tfkit
+from support.oidc_issuer import OidcIssuer
 
 FIXTURES = tfkit.REPO / "tests" / "terraform" / "fixtures"
 APPROLE_MOUNT = "approle-terraform"
@@ -45,6 +42,56 @@ def _env_without_token(broker, **extra):
 
 def _accessors(broker) -> set[str]:
     return set(broker.vault_call("LIST", "auth/token/accessors")["data"]["keys"])
+
+
+@pytest.fixture(scope="module")
+def jwt_login(broker):
+    """A JWT auth mount trusting a local OIDC issuer (what a CI system's token issuer is)."""
+    mount = "jwt-terraform"
+    with OidcIssuer() as issuer:
+        broker.vault_call("PUT", "sys/policies/acl/terraform-deploy", {"policy": POLICY})
+        broker.vault_call("POST", f"sys/auth/{mount}", {"type": "jwt"})
+        broker.vault_call("POST", f"auth/{mount}/config", {"jwks_url": issuer.jwks_url})
+        broker.vault_call(
+            "POST",
+            f"auth/{mount}/role/ci-deploy",
+            {
+                "role_type": "jwt",
+                "user_claim": "sub",
+                "bound_audiences": "vaultlet",
+                "token_policies": "terraform-deploy",
+                "token_ttl": "10m",
+            },
+        )
+        yield {"jwt_mount": mount, "jwt_role": "ci-deploy", "issuer": issuer}
+        broker.vault_call("DELETE", f"sys/auth/{mount}")
+
+
+def test_jwt_login_issues_credentials_and_leaves_no_token_or_lease(broker, jwt_login, tmp_path):
+    issuer = jwt_login["issuer"]
+    variables = {"jwt_mount": jwt_login["jwt_mount"], "jwt_role": jwt_login["jwt_role"]}
+    variables["jwt"] = issuer.token(sub="repo:my-org/infra:ref:refs/heads/main", aud="vaultlet")
+    root = tfkit.TerraformRoot(
+        FIXTURES / "provider-jwt", tmp_path, _env_without_token(broker), variables=variables
+    )
+    root.init()
+    accessors_before, leases_before = _accessors(broker), broker.lease_ids("deploy")
+    applied = root.apply(check=False)
+    assert applied.returncode == 0, f"{applied.stdout}\n{applied.stderr}"
+    assert root.output("data_lease_id").startswith("aws/creds/deploy/")
+    assert _accessors(broker) == accessors_before  # the login token and its child are revoked
+    assert broker.lease_ids("deploy") == leases_before
+    assert variables["jwt"] not in root.state_path.read_text()
+    refused = tfkit.TerraformRoot(
+        FIXTURES / "provider-jwt",
+        tmp_path / "refused",
+        _env_without_token(broker),
+        variables={**variables, "jwt": issuer.token(aud="someone-else")},
+    )
+    refused.init()
+    result = refused.apply(check=False)
+    assert result.returncode != 0 and "Error:" in result.stderr and "Traceback" not in result.stderr
+    assert "audience" in result.stderr
 
 
 @pytest.fixture(scope="module")
