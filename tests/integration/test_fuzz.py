@@ -212,6 +212,13 @@ class _Client:
         raise AssertionError("unreachable")
 
 
+def _is_kv_v2_wrong_path(parsed: dict) -> bool:
+    """Vault's (and vaultlet's) answer to a KV v2 mount's non-API path: a full envelope,
+    404, data null and a warning pointing at `vault kv`, with no errors list."""
+    warnings = parsed.get("warnings") or []
+    return parsed.get("data") is None and any("versioned K/V secrets engine" in w for w in warnings)
+
+
 def _problem(status: int, body: bytes) -> str | None:
     """Why an answer breaks the contract, or None: below 500, errors in Vault's envelope."""
     if status >= 500:
@@ -222,6 +229,8 @@ def _problem(status: int, body: bytes) -> str | None:
         parsed = json.loads(body)
     except ValueError:
         return f"{status} is not JSON: {body[:200]!r}"
+    if status == 404 and isinstance(parsed, dict) and _is_kv_v2_wrong_path(parsed):
+        return None
     errors = parsed.get("errors") if isinstance(parsed, dict) else None
     if not isinstance(errors, list) or not all(isinstance(e, str) for e in errors):
         return f"{status} without an errors list: {body[:200]!r}"

@@ -15,8 +15,8 @@ from vaultlet.framework.request import CREATE, UPDATE
 def _to_versions(value) -> list[int]:
     items = value if isinstance(value, list) else str(value).split(",")
     try:
-        return [int(item) for item in items if str(item).strip() != ""]
-    except ValueError:
+        return [int(item) for item in items if not isinstance(item, str) or item.strip() != ""]
+    except (TypeError, ValueError):
         raise UserError("versions must be a list of integers") from None
 
 

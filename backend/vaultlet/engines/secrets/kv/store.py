@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from vaultlet.core.tokens import rfc3339
@@ -84,8 +84,12 @@ class SecretRecord:
         return cls(**{**stored, "versions": versions})
 
     def to_stored(self) -> dict[str, Any]:
-        stored = asdict(self)
-        stored["versions"] = {str(k): asdict(v) for k, v in self.versions.items()}
+        # Shallow on purpose: asdict() deep-copies secret data, which may nest as deep as
+        # the JSON decoder allowed, and would overflow the stack copying it.
+        stored = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "versions"}
+        stored["versions"] = {
+            str(n): {f.name: getattr(v, f.name) for f in fields(v)} for n, v in self.versions.items()
+        }
         return stored
 
     def version_metadata(self, number: int) -> dict[str, Any]:
