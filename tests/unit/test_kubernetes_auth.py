@@ -155,29 +155,31 @@ def test_pem_keys_verify_the_signature_with_any_configured_key():
     assert denied.value.messages == ["permission denied"]
 
 
+# Tokens are made when each case runs (lambdas): minted at collection, the valid ones would
+# expire before a long test session reaches them.
 @pytest.mark.parametrize(
-    ("token", "options", "message"),
+    ("make_token", "options", "message"),
     [
-        (sa_token(exp_in=-60), {}, "invalid expiration time (exp) claim: token is expired"),
-        (sa_token(nbf_in=600), {}, "invalid not before (nbf) claim: token not yet valid"),
-        (sa_token(), {"issuer": "x", "check_issuer": True}, "invalid issuer (iss) claim"),
+        (lambda: sa_token(exp_in=-60), {}, "invalid expiration time (exp) claim: token is expired"),
+        (lambda: sa_token(nbf_in=600), {}, "invalid not before (nbf) claim: token not yet valid"),
+        (lambda: sa_token(), {"issuer": "x", "check_issuer": True}, "invalid issuer (iss) claim"),
         (
-            sa_token(aud=["other"]),
+            lambda: sa_token(aud=["other"]),
             {"audience": "vault"},
             "invalid audience (aud) claim: audience claim does not match any expected audience",
         ),
-        ("not-a-jwt", {}, "permission denied"),
-        (jwt.encode({"sub": "x"}, None, algorithm="none"), {}, "permission denied"),
+        (lambda: "not-a-jwt", {}, "permission denied"),
+        (lambda: jwt.encode({"sub": "x"}, None, algorithm="none"), {}, "permission denied"),
         (
-            jwt.encode({"sub": "x"}, "a-shared-secret-of-at-least-32-bytes", algorithm="HS256"),
+            lambda: jwt.encode({"sub": "x"}, "a-shared-secret-of-at-least-32-bytes", algorithm="HS256"),
             {},
             "permission denied",
         ),
     ],
 )
-def test_jwt_checks_fail_with_openbaos_messages(token, options, message):
+def test_jwt_checks_fail_with_openbaos_messages(make_token, options, message):
     with pytest.raises(PermissionDenied) as denied:
-        _validate(token, **options)
+        _validate(make_token(), **options)
     assert denied.value.messages == [message] and denied.value.status == 403
 
 
