@@ -61,6 +61,7 @@ class _Metrics:
     audit_request_failure: Any
     audit_response_failure: Any
     quota_violation: Any
+    requests_denied: Any
     credentials_issued: Any
     aws_call_seconds: Any
     aws_call_errors: Any
@@ -113,6 +114,13 @@ def _build() -> _Metrics:
         ),
         quota_violation=counter(
             "vault_quota_rate_limit_violation", "Requests refused by a rate limit quota", ("name",)
+        ),
+        # Labels stay bounded: the mount the request resolved to (never the full path,
+        # never a token) and one of the five operations.
+        requests_denied=counter(
+            "vaultlet_requests_denied",
+            "Requests refused with 403 permission denied",
+            ("mount_point", "operation"),
         ),
         credentials_issued=counter(
             "vaultlet_credentials_issued",
@@ -226,6 +234,10 @@ def audit_failed(stage: str) -> None:
 
 def quota_violated(name: str) -> None:
     _metrics().quota_violation.labels(name).inc()
+
+
+def request_denied(mount_point: str, operation: str) -> None:
+    _metrics().requests_denied.labels(mount_point, operation).inc()
 
 
 def credentials_issued(mount_point: str, role: str, credential_type: str) -> None:

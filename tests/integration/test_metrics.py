@@ -184,6 +184,44 @@ def test_metrics_need_read_on_sys_metrics(two_workers):
     assert "vault_core_handle_request_count" in scrape(server, token=allowed)
 
 
+DENIED_READS = 9
+DENIED_LISTS = 4
+
+
+def test_denied_requests_add_up_across_two_workers(two_workers):
+    """Every 403 counts once, per mount and operation, whichever worker refused it; a
+    bad token counts too, and other errors (a 404 on an unused path) do not."""
+    server = two_workers
+    ok(http(server, "POST", "sys/mounts/denied-kv", {"type": "kv"}))
+    ok(http(server, "PUT", "denied-kv/present", {"value": "x"}))
+    weak = token_with(server)
+    before = scrape(server)
+
+    def read(_):
+        return http(server, "GET", "denied-kv/present", token=weak)[0]
+
+    with ThreadPoolExecutor(4) as pool:
+        statuses = list(pool.map(read, range(DENIED_READS)))
+    statuses += [http(server, "GET", "denied-kv/?list=true", token=weak)[0] for _ in range(DENIED_LISTS)]
+    statuses.append(http(server, "GET", "denied-kv/present", token="not-a-token")[0])
+    assert statuses == [403] * (DENIED_READS + DENIED_LISTS + 1)
+    assert http(server, "GET", "denied-kv/absent")[0] == 404  # root: not found, not denied
+    after = scrape(server)
+
+    pids = {line["pid"] for line in _request_lines(server) if line["path"] == "/v1/denied-kv/present"}
+    assert len(pids) == 2, pids  # both workers refused some
+
+    def delta(**labels):
+        name = "vaultlet_requests_denied_total"
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta(mount_point="denied-kv/", operation="read") == DENIED_READS + 1
+    assert delta(mount_point="denied-kv/", operation="list") == DENIED_LISTS
+    labels = {dict(key)["mount_point"] for key in after["vaultlet_requests_denied_total"]}
+    assert all(not label or label.endswith("/") for label in labels)  # mount paths, never request paths
+    assert not any("present" in label or weak in label for label in labels)
+
+
 def test_json_format_has_vaults_shape(two_workers, openbao):
     ok(http(two_workers, "POST", "auth/token/create", {"policies": ["default"]}))
     ours = ok(http(two_workers, "GET", "sys/metrics"))

@@ -228,3 +228,42 @@ def test_bad_token_is_refused_on_the_sign_in_form(dev_server, browser):
     assert "permission denied" in error.text
     assert browser.find_element(By.ID, "dashboard").is_displayed() is False
     assert browser.execute_script("return sessionStorage.getItem('vaultlet.operator.token')") is None
+
+
+def _denied_row(driver, mount: str, operation: str) -> list[str]:
+    rows = driver.find_elements(By.CSS_SELECTOR, f'#denied tr[data-denied="{mount} {operation}"]')
+    assert len(rows) == 1, f"no denied-requests row for {mount} {operation}"
+    return [cell.text for cell in rows[0].find_elements(By.TAG_NAME, "td")]
+
+
+def test_denied_requests_from_metrics(dev_server, browser):
+    """Requests a weak token was refused show per mount and operation, with the change since
+    the last refresh; the weak token itself sees "permission denied" in that section."""
+    server = dev_server
+    assert http(server, "POST", "sys/mounts/denied-ui", {"type": "kv"})[0] == 204
+    status, created, _ = http(server, "POST", "auth/token/create", {"policies": ["default"]})
+    weak = created["auth"]["client_token"]
+    for _ in range(3):
+        assert http(server, "GET", "denied-ui/secret", token=weak)[0] == 403
+    for _ in range(2):
+        assert http(server, "GET", "denied-ui/?list=true", token=weak)[0] == 403
+
+    _sign_in(browser, server, "root")
+    assert _denied_row(browser, "denied-ui/", "read") == ["denied-ui/", "read", "3", "–"]
+    assert _denied_row(browser, "denied-ui/", "list") == ["denied-ui/", "list", "2", "–"]
+    for _ in range(4):
+        assert http(server, "GET", "denied-ui/secret", token=weak)[0] == 403
+    marker = browser.execute_script("return document.body.dataset.loaded")
+    browser.find_element(By.ID, "refresh").click()
+    _wait_loaded(browser, marker)
+    assert _denied_row(browser, "denied-ui/", "read") == ["denied-ui/", "read", "7", "4"]
+    assert _denied_row(browser, "denied-ui/", "list") == ["denied-ui/", "list", "2", "0"]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser.find_element(By.ID, "denied").location_once_scrolled_into_view  # noqa: B018 - scrolls
+    browser.save_screenshot(str(ARTIFACTS / "operator-page-denied-requests.png"))
+    assert _console_errors(browser) == []
+
+    browser.find_element(By.ID, "sign-out").click()
+    _sign_in(browser, server, weak)
+    assert browser.find_element(By.ID, "denied").text == "permission denied"
+    assert "denied-ui/" not in browser.find_element(By.TAG_NAME, "body").text

@@ -311,6 +311,11 @@ class Core:
         started = time.perf_counter()
         try:
             return self._handle(request)
+        except PermissionDenied:
+            # Refused by the ACL, an unknown token or a backend (a failed login); the
+            # mount is "" when the path resolved to none.
+            telemetry.request_denied(request.mount_path, request.operation)
+            raise
         finally:
             telemetry.request_handled(
                 request.operation,

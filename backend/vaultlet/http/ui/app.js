@@ -286,6 +286,32 @@ async function loadAudit() {
   show($("audit"), table([["Path"], ["Type"], ["File"], ["Description"]], rows));
 }
 
+// Totals seen at the previous load, so each row can say how many are new since then.
+const deniedSeen = new Map();
+
+async function loadDenied() {
+  const answer = await api("GET", "sys/metrics");
+  const counters = ((answer && answer.Counters) || []).filter((c) => c.Name === "vaultlet_requests_denied");
+  const rows = counters
+    .map((c) => ({ mount: (c.Labels || {}).mount_point || "", operation: (c.Labels || {}).operation || "",
+      total: Number(c.Count) || 0 }))
+    .sort((a, b) => b.total - a.total || a.mount.localeCompare(b.mount) || a.operation.localeCompare(b.operation));
+  if (!rows.length) {
+    show($("denied"), el("p", { class: "empty" }, "None since the server started."));
+    return;
+  }
+  const firstLoad = deniedSeen.size === 0;
+  const body = rows.map(({ mount, operation, total }) => {
+    const key = mount + "\u0000" + operation;
+    const recent = firstLoad ? "–" : String(total - (deniedSeen.get(key) || 0));
+    deniedSeen.set(key, total);
+    return el("tr", { "data-denied": key.replace("\u0000", " ") },
+      el("td", { class: "mono" }, mount || "(no mount)"), el("td", {}, operation),
+      el("td", { class: "num" }, String(total)), el("td", { class: "num" }, recent));
+  });
+  show($("denied"), table([["Mount"], ["Operation"], ["Total", "num"], ["Since last refresh", "num"]], body));
+}
+
 async function loadCount() {
   const answer = await api("GET", "sys/leases/count");
   $("lease-count").textContent = String(answer.data.lease_count);
@@ -314,6 +340,7 @@ async function refresh() {
   await Promise.all([
     section("irrevocable", loadIrrevocableLeases, "irrevocable-count"),
     section("audit", loadAudit, "audit-count"),
+    section("denied", loadDenied),
     section(null, loadCount, "lease-count"),
   ]);
   document.body.dataset.loaded = String(Date.now());
@@ -342,6 +369,7 @@ async function signIn(token) {
 
 function signOut() {
   sessionStorage.removeItem(TOKEN_KEY);
+  deniedSeen.clear();
   $("dashboard").hidden = true;
   $("identity").hidden = true;
   $("sign-in").hidden = false;
