@@ -13,13 +13,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import acl_bench, aws_bench, core_bench, jwt_bench, kube_bench, terraform_bench  # noqa: E402
+from bench import (  # noqa: E402
+    acl_bench,
+    aws_bench,
+    core_bench,
+    jwt_bench,
+    kube_bench,
+    scale_bench,
+    terraform_bench,
+)
 from support import processes  # noqa: E402
 
 
 def main() -> int:
     duration = os.environ.get("BENCH_DURATION", "10s")
     workdir = Path(tempfile.mkdtemp(prefix="vaultlet-bench-"))
+    if os.environ.get("BENCH_ONLY") == "scale":  # the live-lease scale bench alone (minutes)
+        try:
+            scale_bench.run(workdir)
+        finally:
+            processes.cleanup_dir(workdir)
+        return 0
     vaultlet = processes.start_vaultlet_production(workdir / "vaultlet", workers=2)
     openbao = processes.start_openbao_dev(workdir / "openbao")
     try:
@@ -34,6 +48,7 @@ def main() -> int:
         acl_bench.check_rate()
         kube_bench.run(vaultlet, openbao, workdir, duration)
         terraform_bench.run(workdir)
+        scale_bench.run(workdir)
     finally:
         vaultlet.stop()
         openbao.stop()

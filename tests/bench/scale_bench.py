@@ -1,0 +1,337 @@
+"""Live-lease scale: start-up, worker RSS, lease count/list and revoke-prefix with
+100 k and 1 M leases in the database (issue 10).
+
+The leases are written straight into a stopped production server's SQLite file
+through vaultlet's own storage layer and barrier (rows exactly as
+``ExpirationManager.register`` writes them for an aws ``sts/<role>`` lease), in big
+transactions: going through HTTP would take hours for 1 M. They are STS leases of a
+real aws mount, which revoke without calling AWS (as in Vault), so revoke-prefix
+measures vaultlet alone.
+
+Environment: ``BENCH_SCALE`` (lease counts, default ``100000,1000000``),
+``BENCH_REVOKE_LEASES`` (how many of them revoke-prefix revokes, default 100000) and
+``BENCH_REVOKE_SECONDS`` (cap on the revoke phase, default 600; when capped the rate
+and the projected total are printed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from support.processes import ServerProcess, http, start_vaultlet_production
+
+MOUNT = "aws-scale"
+REVOKE_ROLE = "revoke"  # the leases revoke-prefix removes
+HOLD_ROLE = "hold"  # the rest of the N leases, untouched
+ROLE_ARN = "arn:aws:iam::123456789012:role/bench-scale"
+LEASE_TTL = 12 * 3600  # far beyond the run: the sweeper leaves them alone
+FILL_CHUNK = 50_000
+WORKERS = 2
+
+
+def _settings() -> tuple[list[int], int, float]:
+    scales = [int(n) for n in os.environ.get("BENCH_SCALE", "100000,1000000").split(",") if n.strip()]
+    revoke = int(os.environ.get("BENCH_REVOKE_LEASES", "100000"))
+    cap = float(os.environ.get("BENCH_REVOKE_SECONDS", "600"))
+    return sorted(scales), revoke, cap
+
+
+def _percentile(samples: list[float], percent: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(round(percent / 100 * (len(ordered) - 1))))]
+
+
+def _line(label: str, value: str) -> None:
+    print(f"{label:<56} {value}", flush=True)
+
+
+# -- server lifecycle ------------------------------------------------------
+
+
+def _start(workdir: Path) -> tuple[ServerProcess, float]:
+    """Start the server; seconds from process start until sys/health answers 200 (unsealed)."""
+    started = time.monotonic()
+    server = start_vaultlet_production(workdir, workers=WORKERS)
+    deadline = started + 300
+    while time.monotonic() < deadline:
+        status, body, _ = http(server, "GET", "sys/health", token=None)
+        if status == 200 and body and not body["sealed"]:
+            return server, time.monotonic() - started
+        time.sleep(0.02)
+    server.kill()
+    raise RuntimeError(f"vaultlet did not unseal within 300 s:\n{server.log_text()}")
+
+
+def _prepare_mount(server: ServerProcess) -> str:
+    """The aws mount and its two assumed_role roles; returns the mount's uuid."""
+    assert http(server, "POST", f"sys/mounts/{MOUNT}", {"type": "aws"})[0] == 204
+    role = {"credential_type": "assumed_role", "role_arns": [ROLE_ARN]}
+    for name in (REVOKE_ROLE, HOLD_ROLE):
+        assert http(server, "POST", f"{MOUNT}/roles/{name}", role)[0] == 204
+    return http(server, "GET", f"sys/mounts/{MOUNT}")[1]["data"]["uuid"]
+
+
+# -- filling the lease table offline ---------------------------------------
+
+
+def _open_storage(workdir: Path):
+    """vaultlet's storage and barrier on the stopped server's files, unsealed from its seal file."""
+    from vaultlet.storage.barrier import Barrier, decode_root_key
+    from vaultlet.storage.sql import SQLStorage
+
+    storage = SQLStorage(f"sqlite:///{workdir / 'vaultlet.db'}")
+    barrier = Barrier(storage)
+    assert barrier.unseal(decode_root_key((workdir / "seal.key").read_text())), "seal key does not unseal"
+    return storage, barrier
+
+
+def _lease_row(barrier, mount_uuid: str, role: str, now: float) -> dict:
+    """One row as ExpirationManager.register writes it for GET <mount>/sts/<role>."""
+    from vaultlet.core.tokens import random_base62
+
+    path = f"{MOUNT}/sts/{role}"
+    lease_id = f"{path}/{random_base62(24)}"
+    data = {
+        "kind": "secret",
+        "secret_type": "access_keys",
+        "internal": {"username": f"vault-bench-{lease_id[-8:]}", "policy": ROLE_ARN, "is_sts": True},
+        "path": path,
+    }
+    return {
+        "lease_id": lease_id,
+        "mount_uuid": mount_uuid,
+        "token_hash": None,
+        "issue_time": now,
+        "expire_time": now + LEASE_TTL,
+        "max_expire_time": now + LEASE_TTL,
+        "last_renewal": None,
+        "renewable": False,
+        "due_at": now + LEASE_TTL,
+        "data": barrier.encrypt("lease/" + lease_id, json.dumps(data).encode()),
+        "version": 1,
+        "attempts": 0,
+        "irrevocable": False,
+    }
+
+
+def _fill(workdir: Path, mount_uuid: str, wanted: dict[str, int]) -> tuple[int, float]:
+    """Top the roles' lease counts up to ``wanted``; returns (rows written, seconds)."""
+    storage, barrier = _open_storage(workdir)
+    started = time.monotonic()
+    written = 0
+    try:
+        for role, target in wanted.items():
+            missing = target - storage.lease_count(f"{MOUNT}/sts/{role}/")
+            while missing > 0:
+                now = time.time()
+                rows = [_lease_row(barrier, mount_uuid, role, now) for _ in range(min(FILL_CHUNK, missing))]
+                columns = ", ".join(rows[0])
+                placeholders = ", ".join(f":{name}" for name in rows[0])
+                sql = f"INSERT INTO vault_leases ({columns}) VALUES ({placeholders})"
+                with storage.transaction() as connection:  # the same INSERT as lease_insert, batched
+                    connection.exec_driver_sql(sql, rows)
+                written += len(rows)
+                missing -= len(rows)
+        _unqueue(storage)
+    finally:
+        storage.close()
+    return written, time.monotonic() - started
+
+
+def _unqueue(storage) -> None:
+    """A capped revoke left claimed, due-now leases behind (the server was stopped in the
+    middle): give them back their expiry so the next start's sweeper does not race the
+    measurements."""
+    with storage.transaction() as connection:
+        connection.exec_driver_sql(
+            "UPDATE vault_leases SET due_at = expire_time, claim_owner = NULL, claim_until = NULL"
+            " WHERE claim_owner IS NOT NULL OR due_at < expire_time"
+        )
+
+
+# -- measurements ----------------------------------------------------------
+
+
+def _descendants(pid: int) -> list[int]:
+    found, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        try:
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            continue
+        found += [int(c) for c in children]
+        queue += [int(c) for c in children]
+    return found
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _worker_rss(server: ServerProcess) -> str:
+    """RSS of each gunicorn worker (the processes with no children of their own)."""
+    workers = [pid for pid in _descendants(server.process.pid) if not _descendants(pid)]
+    return ", ".join(f"pid {pid} {_rss_mib(pid):.0f} MiB" for pid in workers) or "no workers found"
+
+
+def _timed(server: ServerProcess, method: str, path: str, runs: int = 5):
+    samples, answer = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        status, body, text = http(server, method, path)
+        samples.append(time.perf_counter() - started)
+        assert status == 200, text[:300]
+        answer = body
+    return statistics.median(samples) * 1000, max(samples) * 1000, answer
+
+
+class LookupSelfLoop:
+    """A client calling auth/token/lookup-self back to back, recording latencies."""
+
+    def __init__(self, server: ServerProcess):
+        self._request = urllib.request.Request(
+            f"{server.address}/v1/auth/token/lookup-self", headers={"X-Vault-Token": server.root_token}
+        )
+        self.samples: list[float] = []
+        self.errors = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.perf_counter()
+            try:
+                with urllib.request.urlopen(self._request, timeout=30) as response:
+                    response.read()
+                self.samples.append(time.perf_counter() - started)
+            except OSError:
+                self.errors += 1
+
+    def __enter__(self) -> LookupSelfLoop:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=35)
+
+    def summary(self) -> str:
+        if not self.samples:
+            return f"no answers ({self.errors} errors)"
+        ms = [s * 1000 for s in self.samples]
+        return (
+            f"p50 {statistics.median(ms):.2f} ms  p99 {_percentile(ms, 99):.2f} ms"
+            f"  max {max(ms):.1f} ms  (n={len(ms)}, {self.errors} errors)"
+        )
+
+
+def _lease_count(server: ServerProcess) -> int:
+    return http(server, "GET", "sys/leases/count")[1]["data"]["lease_count"]
+
+
+def _revoke_prefix(server: ServerProcess, expected: int, cap: float) -> bool:
+    """revoke-prefix sync=true of the revoke role's leases, with lookup-self running beside it."""
+    before = _lease_count(server)
+    with LookupSelfLoop(server) as idle:
+        time.sleep(5)
+    _line("  lookup-self, idle (one sequential client, 5 s)", idle.summary())
+    outcome: dict = {}
+
+    def revoke() -> None:
+        request = urllib.request.Request(
+            f"{server.address}/v1/sys/leases/revoke-prefix/{MOUNT}/sts/{REVOKE_ROLE}",
+            data=json.dumps({"sync": True}).encode(),
+            headers={"X-Vault-Token": server.root_token},
+            method="PUT",
+        )
+        try:  # longer than the cap: a capped revoke is abandoned, never timed out
+            with urllib.request.urlopen(request, timeout=cap + 120) as response:
+                outcome["status"], outcome["text"] = response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            outcome["status"], outcome["text"] = error.code, error.read().decode()
+        except OSError as error:  # a capped revoke: the server is killed under it
+            outcome["status"], outcome["text"] = 0, str(error)
+
+    request = threading.Thread(target=revoke, daemon=True)
+    started = time.monotonic()
+    with LookupSelfLoop(server) as loop:
+        request.start()
+        request.join(timeout=cap)
+        elapsed = time.monotonic() - started
+    revoked = before - _lease_count(server)
+    label = f"  revoke-prefix sync=true of {expected} STS leases"
+    if request.is_alive():
+        rate = revoked / elapsed
+        _line(
+            label,
+            f"CAPPED at {elapsed:.0f} s: {revoked} revoked, {rate:.0f} leases/s,"
+            f" projected total {expected / rate:.0f} s"
+            if rate
+            else f"CAPPED at {elapsed:.0f} s: none revoked",
+        )
+    else:
+        assert outcome["status"] == 204, outcome["text"][:300]
+        _line(label, f"{elapsed:.1f} s ({revoked} revoked, {revoked / elapsed:.0f} leases/s), answered 204")
+    _line("  lookup-self while revoke-prefix runs (one client)", loop.summary())
+    return not request.is_alive()
+
+
+def _measure(server: ServerProcess, startup: float, total: int, revoke: int, cap: float) -> bool:
+    _line("  start-to-first-answer (sys/health 200, unsealed)", f"{startup:.2f} s")
+    time.sleep(1)  # let the second worker finish its own start-up
+    _line("  worker RSS after start", _worker_rss(server))
+    p50, worst, body = _timed(server, "GET", "sys/leases/count")
+    _line("  GET sys/leases/count", f"p50 {p50:.1f} ms  max {worst:.1f} ms  → {body['data']['lease_count']}")
+    assert body["data"]["lease_count"] >= total, body
+    p50, worst, body = _timed(server, "LIST", f"sys/leases/lookup/{MOUNT}/sts/")
+    _line(
+        f"  LIST sys/leases/lookup/{MOUNT}/sts/",
+        f"p50 {p50:.1f} ms  max {worst:.1f} ms  → {body['data']['keys']}",
+    )
+    p50, worst, body = _timed(server, "LIST", f"sys/leases/lookup/{MOUNT}/sts/{REVOKE_ROLE}/", runs=3)
+    _line(
+        f"  LIST sys/leases/lookup/{MOUNT}/sts/{REVOKE_ROLE}/",
+        f"p50 {p50:.1f} ms  max {worst:.1f} ms  → {len(body['data']['keys'])} keys",
+    )
+    _line("  worker RSS after the counts and lists", _worker_rss(server))
+    finished = _revoke_prefix(server, revoke, cap)
+    _line("  worker RSS after revoke-prefix", _worker_rss(server))
+    return finished
+
+
+def run(workdir: Path) -> None:
+    scales, revoke, cap = _settings()
+    print(
+        f"\n## scale: live leases in SQLite (production server, {WORKERS} workers;"
+        f" revoke phase capped at {cap:.0f} s)"
+    )
+    workdir = workdir / "scale"
+    server, startup = _start(workdir)
+    mount_uuid = _prepare_mount(server)
+    _line("  N = 0: start-to-first-answer (fresh database)", f"{startup:.2f} s")
+    server.stop()
+    for total in scales:
+        revoking = min(revoke, total)
+        written, seconds = _fill(workdir, mount_uuid, {REVOKE_ROLE: revoking, HOLD_ROLE: total - revoking})
+        print(f"\n### N = {total} leases ({revoking} under {MOUNT}/sts/{REVOKE_ROLE}/)", flush=True)
+        _line("  offline fill (storage layer, server stopped)", f"{written} rows in {seconds:.1f} s")
+        server, startup = _start(workdir)
+        finished = False
+        try:
+            finished = _measure(server, startup, total, revoking, cap)
+        finally:
+            if finished:
+                server.stop()
+            else:
+                server.kill()  # a capped revoke is still running in a worker
