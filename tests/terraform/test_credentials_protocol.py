@@ -100,12 +100,17 @@ def test_credential_process_mode(broker):
 def test_env_mode_exports_for_eval(broker):
     result = run_program(broker, ["env", "--role", "deploy"])
     assert result.returncode == 0, result.stderr
-    shown = subprocess.run(
+    evaluated = subprocess.run(
         ["bash", "-c", result.stdout + 'echo "$AWS_ACCESS_KEY_ID $VAULTLET_LEASE_ID ${#AWS_SESSION_TOKEN}"'],
         capture_output=True,
         text=True,
         check=True,
-    ).stdout.split()
+    )
+    shown = evaluated.stdout.split()
+    # The program's own output (export lines) goes into the message only by line count and
+    # keyword, never by value: it holds a secret key.
+    described = [line.split("=", 1)[0] for line in result.stdout.splitlines()]
+    assert len(shown) == 3, (described, evaluated.stderr[-500:], result.stderr[-500:])
     assert shown[0].startswith("ASIA") and shown[1].startswith("aws/creds/deploy/") and int(shown[2]) > 0
 
 
