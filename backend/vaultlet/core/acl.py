@@ -826,6 +826,29 @@ class _GlobIndex:
         return (table.longest(path) if table else None) or self._unbucketed_prefixes.longest(path)
 
 
+# OpenBao's order of capabilities in the resultant ACL (the newer ones come last).
+_RESULTANT_ORDER = ("create", "delete", "list", "read", "sudo", "update", "patch", "scan")
+
+
+def _resultant_rule(grant: _Grant) -> dict[str, Any]:
+    names = [name for name in _RESULTANT_ORDER if grant.bits & CAPABILITY_BITS[name]]
+    rule: dict[str, Any] = {"capabilities": ["deny"] if grant.bits & DENY or not names else names}
+    if grant.bits & DENY:
+        return rule
+    if grant.min_wrapping_ttl:
+        rule["min_wrapping_ttl"] = grant.min_wrapping_ttl
+    if grant.max_wrapping_ttl:
+        rule["max_wrapping_ttl"] = grant.max_wrapping_ttl
+    parameters = grant.parameters
+    if parameters.allowed:
+        rule["allowed_parameters"] = {name: list(values) for name, values in parameters.allowed.items()}
+    if parameters.denied:
+        rule["denied_parameters"] = {name: list(values) for name, values in parameters.denied.items()}
+    if parameters.required:
+        rule["required_parameters"] = list(parameters.required)
+    return rule
+
+
 def _merge_rules(policies: list[Policy], now: datetime | None) -> dict[RuleKind, dict[str, _Grant]]:
     """Group every active rule by kind and pattern; identical patterns merge across policies."""
     now = now or datetime.now(UTC)
@@ -858,7 +881,16 @@ class ACL:
         self.is_root = ROOT_POLICY_NAME in self.policy_names
         grants = {kind: {} for kind in RuleKind} if self.is_root else _merge_rules(policies, now)
         self._exact: dict[str, _Grant] = grants[RuleKind.EXACT]
+        self._prefixes: dict[str, _Grant] = grants[RuleKind.PREFIX]
         self._globs = _GlobIndex(grants[RuleKind.PREFIX], grants[RuleKind.SEGMENT])
+
+    def resultant(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``sys/internal/ui/resultant-acl``: the merged exact and prefix rules, as OpenBao
+        walks them (``+`` patterns are not part of its answer)."""
+        return (
+            {pattern: _resultant_rule(grant) for pattern, grant in sorted(self._exact.items())},
+            {pattern: _resultant_rule(grant) for pattern, grant in sorted(self._prefixes.items())},
+        )
 
     def capabilities(self, path: str) -> list[str]:
         """What `sys/capabilities` answers: sorted names, ["deny"] when nothing is granted."""

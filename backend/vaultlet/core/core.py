@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from vaultlet import SERVER_VERSION, telemetry
 from vaultlet.core.expiration import ExpirationManager, RevocationSettings
 from vaultlet.core.hooks import AuditBroker, Authorizer
-from vaultlet.core.mounts import AUTH_CLASS, MountEntry
+from vaultlet.core.mounts import AUTH_CLASS, DENIED_PASSTHROUGH_HEADERS, MountEntry
 from vaultlet.core.policies import PolicyStore
 from vaultlet.core.quotas import QuotaManager
 from vaultlet.core.router import SYSTEM_ENTRY, TOKEN_ENTRY, Router
@@ -364,6 +364,7 @@ class Core:
         request.mount_accessor = entry.accessor
         request.mount_class = entry.mount_class
         request.relative_path = relative
+        _apply_mount_settings(request, entry)
         if entry.uuid == "system" and relative in WRAPPING_TOKEN_PATHS and not request.help:
             self.wrapping.validate(request)  # before the token is used, as in Vault
         mount_help = request.help and relative == ""  # `GET aws/?help=1`: the backend's own help
@@ -397,6 +398,7 @@ class Core:
         try:
             try:
                 response = backend.handle(request)
+                _pass_response_headers(request, response)
                 issued = self._issue_token(request, response)
                 if response.secret is not None:
                     self.expiration.register(request, response)
@@ -472,3 +474,32 @@ class Core:
     def _attach_optional_token(self, request: Request) -> None:
         if request.client_token and not self.barrier.sealed:
             request.token = self.tokens.lookup(request.client_token)
+
+
+def filtered_headers(
+    headers: dict[str, str], wanted: list[str], denied: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """Vault's filteredHeaders: the headers named in ``wanted`` (case-insensitively, in the
+    sender's spelling), never those in ``denied``."""
+    names = {name.lower() for name in wanted} - set(denied)
+    return {name: value for name, value in headers.items() if name.lower() in names}
+
+
+def _apply_mount_settings(request: Request, entry: MountEntry) -> None:
+    """What a mount's tuning changes about a request before its backend sees it: the
+    audit keys logged in clear, and the headers the backend is handed (only those the
+    mount's passthrough_request_headers name, as in Vault; none by default)."""
+    request.audit_plain_request_keys = frozenset(entry.setting("audit_non_hmac_request_keys"))
+    request.audit_plain_response_keys = frozenset(entry.setting("audit_non_hmac_response_keys"))
+    request.allowed_response_headers = tuple(entry.setting("allowed_response_headers"))
+    request.headers = filtered_headers(
+        request.headers, entry.setting("passthrough_request_headers"), DENIED_PASSTHROUGH_HEADERS
+    )
+
+
+def _pass_response_headers(request: Request, response: Response) -> None:
+    """A backend's own response headers reach the client only if the mount allows them."""
+    if response.headers:
+        allowed = list(request.allowed_response_headers)
+        request.response_headers.update(filtered_headers(response.headers, allowed))
+        response.headers = {}

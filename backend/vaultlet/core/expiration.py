@@ -293,9 +293,14 @@ class ExpirationManager:
         if ids:
             self._revoke_all(ids)
 
-    def revoke_for_mount(self, mount_uuid: str) -> list[str]:
-        """Revoke every lease of a mount now; returns the ids that could not be revoked."""
-        outcome = self._revoke_all(self.storage.lease_ids_for_mount(mount_uuid))
+    def revoke_for_mount(self, mount_uuid: str, prefix: str = "") -> list[str]:
+        """Revoke every lease of a mount now, and every lease under ``prefix`` (an auth
+        mount's path: the tokens it issued are leased under it, in the token store's
+        name); returns the ids that could not be revoked."""
+        ids = self.storage.lease_ids_for_mount(mount_uuid)
+        if prefix:
+            ids += [i for i in self.storage.lease_ids(prefix.strip("/") + "/") if i not in set(ids)]
+        outcome = self._revoke_all(ids)
         return outcome.not_revoked
 
     def _revoke_ids(self, ids: list[str], *, sync: bool) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from vaultlet.errors import UserError
@@ -22,6 +22,23 @@ AUTH_CLASS = "auth"
 
 # Prefixes no secrets engine may be mounted under (Vault's reserved paths).
 PROTECTED_PREFIXES = ("sys/", "auth/", "audit/", "identity/", "cubbyhole/")
+
+# The tuning of the built-in mounts (sys/, cubbyhole/, auth/token/), which live in no table.
+BUILTIN_TUNING_KEY = "core/builtin-mounts"
+BUILTIN_UUIDS = ("system", "cubbyhole", "token")
+
+# Mount settings beyond the TTLs, as Vault's MountConfig names them. The lists are stored
+# only when non-empty and shown only then, as Vault's synthesized config cache does.
+LIST_SETTINGS = (
+    "audit_non_hmac_request_keys",
+    "audit_non_hmac_response_keys",
+    "passthrough_request_headers",
+    "allowed_response_headers",
+)
+LISTING_VISIBILITY = "listing_visibility"
+LISTING_VISIBILITIES = ("", "hidden", "unauth")
+# Request headers no mount setting can hand a backend (Vault's deniedPassthroughRequestHeaders).
+DENIED_PASSTHROUGH_HEADERS = ("x-vault-token",)
 
 
 @dataclass
@@ -49,15 +66,42 @@ class MountEntry:
     def max_lease_ttl(self) -> int:
         return int(self.config.get("max_lease_ttl") or 0)
 
+    @property
+    def is_builtin(self) -> bool:
+        return self.uuid in BUILTIN_UUIDS
+
+    def setting(self, name: str) -> list[str]:
+        """One of the list settings (``LIST_SETTINGS``); [] when unset."""
+        return list(self.config.get(name) or [])
+
+    @property
+    def listing_visibility(self) -> str:
+        return str(self.config.get(LISTING_VISIBILITY) or "")
+
+    def extra_settings(self) -> dict[str, Any]:
+        """The settings Vault shows only when set, in its key order."""
+        shown: dict[str, Any] = {}
+        for name in LIST_SETTINGS[:2]:
+            if self.setting(name):
+                shown[name] = self.setting(name)
+        if self.listing_visibility:
+            shown[LISTING_VISIBILITY] = self.listing_visibility
+        for name in LIST_SETTINGS[2:]:
+            if self.setting(name):
+                shown[name] = self.setting(name)
+        return shown
+
     def describe(self) -> dict[str, Any]:
         """The per-mount object of ``GET sys/mounts`` (Vault's field set)."""
-        return {
+        config = {
+            "default_lease_ttl": self.default_lease_ttl,
+            "force_no_cache": bool(self.config.get("force_no_cache", False)),
+            "max_lease_ttl": self.max_lease_ttl,
+            **self.extra_settings(),
+        }
+        described = {
             "accessor": self.accessor,
-            "config": {
-                "default_lease_ttl": self.default_lease_ttl,
-                "force_no_cache": bool(self.config.get("force_no_cache", False)),
-                "max_lease_ttl": self.max_lease_ttl,
-            },
+            "config": dict(sorted(config.items())),
             "deprecation_status": "supported",
             "description": self.description,
             "external_entropy_access": False,
@@ -70,6 +114,9 @@ class MountEntry:
             "type": self.type,
             "uuid": self.uuid,
         }
+        if self.is_builtin:
+            del described["deprecation_status"]  # Vault has no deprecation status for its own mounts
+        return described
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +124,21 @@ class MountEntry:
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> MountEntry:
         return cls(**record)
+
+    def tuned(self, overrides: dict[str, Any] | None) -> MountEntry:
+        """A built-in mount with its stored tuning applied (description, config, options)."""
+        if not overrides:
+            return self
+        return replace(
+            self,
+            description=overrides.get("description", self.description),
+            config={**self.config, **overrides.get("config", {})},
+            options=overrides.get("options", self.options),
+        )
+
+    def tuning(self) -> dict[str, Any]:
+        """What is stored of a built-in mount's tuning (see ``tuned``)."""
+        return {"description": self.description, "config": dict(self.config), "options": self.options}
 
 
 def _version() -> str:
@@ -130,6 +192,18 @@ class MountTable:
 
         self._update(without)
         return removed[0] if removed else None
+
+    def move(self, path: str, new_path: str) -> None:
+        """Give the mount at ``path`` a new path (its uuid, and so its storage, stay)."""
+
+        def moved(entries: list[MountEntry]) -> list[MountEntry]:
+            entry = next((e for e in entries if e.path == path), None)
+            if entry is None:
+                raise UserError(f"no mount at {path}")
+            others = [e for e in entries if e.path != path]
+            return self._with_added(others, replace(entry, path=new_path))
+
+        self._update(moved)
 
     def replace(self, entry: MountEntry) -> None:
         self._update(lambda entries: [entry if e.path == entry.path else e for e in entries])

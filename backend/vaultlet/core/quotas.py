@@ -139,6 +139,20 @@ class QuotaManager:
         self._update(change)
         self.core.storage.quota_forget(name + "/")  # names hold no "/"
 
+    def move_mount(self, old_path: str, new_path: str) -> None:
+        """A remounted mount keeps its quotas, as Vault's: rules naming the old mount (or
+        a path under it) name the new one."""
+
+        def change(record: dict[str, Any]) -> dict[str, Any]:
+            rules = {}
+            for name, rule in record.get("rate_limit", {}).items():
+                if rule.get("mount") == old_path:
+                    rule = {**rule, "mount": new_path, "path": new_path + rule["path"][len(old_path) :]}
+                rules[name] = rule
+            return {**record, "rate_limit": rules}
+
+        self._update(change)
+
     def _update(self, change) -> None:
         """Compare-and-set, so that writes from several processes are never lost."""
         store = self.core.store

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from vaultlet.core.mounts import (
     AUTH_CLASS,
     AUTH_KEY,
+    BUILTIN_TUNING_KEY,
     MOUNTS_KEY,
     SECRET_CLASS,
     MountEntry,
@@ -29,6 +30,9 @@ SYSTEM_ENTRY = MountEntry(
     uuid="system",
     accessor="system_vaultlet",
     description="system endpoints used for control, policy and debugging",
+    # As Vault's: sys/metrics reads Accept to choose its format; Vault seal-wraps sys/.
+    config={"passthrough_request_headers": ["Accept"]},
+    seal_wrap=True,
 )
 CUBBYHOLE_ENTRY = MountEntry(
     path="cubbyhole/",
@@ -47,6 +51,8 @@ TOKEN_ENTRY = MountEntry(
     description="token based credentials",
 )
 
+BUILTIN_ENTRIES = (SYSTEM_ENTRY, CUBBYHOLE_ENTRY, TOKEN_ENTRY)
+
 
 class Router:
     def __init__(self, core: Core):
@@ -57,15 +63,25 @@ class Router:
         self._lock = threading.Lock()
 
     def all_entries(self) -> list[MountEntry]:
-        # Both mount tables in one version-check query: this runs on every request.
-        records = self.core.store.cached_many([MOUNTS_KEY, AUTH_KEY])
+        # Both mount tables and the built-ins' tuning in one version-check query: this runs
+        # on every request.
+        records = self.core.store.cached_many([MOUNTS_KEY, AUTH_KEY, BUILTIN_TUNING_KEY])
+        tuning = records[BUILTIN_TUNING_KEY] or {}
         return [
-            SYSTEM_ENTRY,
-            CUBBYHOLE_ENTRY,
-            TOKEN_ENTRY,
+            *(entry.tuned(tuning.get(entry.uuid)) for entry in BUILTIN_ENTRIES),
             *entries_of(records[MOUNTS_KEY]),
             *entries_of(records[AUTH_KEY]),
         ]
+
+    def tune_builtin(self, entry: MountEntry) -> None:
+        """Store the tuning of sys/, cubbyhole/ or auth/token/ (compare-and-set, as the tables)."""
+        store = self.core.store
+        for _attempt in range(50):
+            record, version = store.get_with_version(BUILTIN_TUNING_KEY)
+            updated = {**(record or {}), entry.uuid: entry.tuning()}
+            if store.put_if_version(BUILTIN_TUNING_KEY, updated, version):
+                return
+        raise RuntimeError(f"could not update {BUILTIN_TUNING_KEY}: too much contention")
 
     def resolve(self, path: str) -> tuple[MountEntry, Backend, str] | None:
         entry = self.match_entry(path)
@@ -89,6 +105,10 @@ class Router:
         if entry is None:
             raise LookupError(request.path)
         return entry
+
+    def auth_entry(self, path: str) -> MountEntry | None:
+        """The auth mount at ``path`` (without ``auth/``, with its slash), auth/token/ included."""
+        return next((e for e in self.all_entries() if e.mount_class == AUTH_CLASS and e.path == path), None)
 
     def entry_by_uuid(self, mount_uuid: str) -> MountEntry | None:
         return next((e for e in self.all_entries() if e.uuid == mount_uuid), None)

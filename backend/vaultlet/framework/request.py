@@ -45,6 +45,11 @@ class Request:
     remaining_uses: int = 0
     # Headers the core adds to the HTTP answer, success or error (rate-limit quotas).
     response_headers: dict[str, str] = field(default_factory=dict)
+    # The mount's audit_non_hmac_request_keys / _response_keys: data keys audited in clear.
+    audit_plain_request_keys: frozenset[str] = frozenset()
+    audit_plain_response_keys: frozenset[str] = frozenset()
+    # The mount's allowed_response_headers: the backend's own response headers it lets through.
+    allowed_response_headers: tuple[str, ...] = ()
 
     @property
     def display_name(self) -> str:
@@ -120,6 +125,9 @@ class Response:
     # What the audit devices record instead of this response (an unwrap's raw body is
     # audited as the response it holds, as Vault does).
     audit_view: Response | None = None
+    # HTTP headers a backend sets on its answer; the core keeps only those the mount's
+    # allowed_response_headers name, as Vault's router does.
+    headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:

@@ -44,17 +44,21 @@ class Hasher:
     def accessor(self, value: str) -> str:
         return self(value) if self._hmac_accessor else value
 
-    def structure(self, value: Any) -> Any:
-        """Every string inside a JSON-like value, hashed; other scalars untouched."""
+    def structure(self, value: Any, plain_keys: frozenset[str] = frozenset(), key: str | None = None) -> Any:
+        """Every string inside a JSON-like value, hashed; other scalars untouched.
+
+        ``plain_keys``: a mount's ``audit_non_hmac_*_keys``. As in Vault's hashstructure
+        walker, a string stays in clear when the nearest map key above it is one of them
+        (at any depth, case-sensitive; list items take their list's key)."""
         if isinstance(value, str):
-            return self(value)
+            return value if key is not None and key in plain_keys else self(value)
         if isinstance(value, dict):  # sorted, as Go encodes maps
-            return {key: self.structure(value[key]) for key in sorted(value)}
+            return {name: self.structure(value[name], plain_keys, name) for name in sorted(value)}
         if isinstance(value, (list, tuple)):
-            return [self.structure(item) for item in value]
+            return [self.structure(item, plain_keys, key) for item in value]
         if value is None or isinstance(value, (bool, int, float)):
             return value
-        return self(str(value))
+        return self.structure(str(value), plain_keys, key)
 
 
 # -- the pieces of an entry ----------------------------------------------------
@@ -183,7 +187,7 @@ def request_section(request: Request, hasher: Hasher, routed: bool) -> dict[str,
     section["namespace"] = _NAMESPACE
     section["path"] = request.path
     if request.data:
-        section["data"] = hasher.structure(request.data)
+        section["data"] = hasher.structure(request.data, request.audit_plain_request_keys)
     if request.remote_addr:
         section["remote_address"] = request.remote_addr
         section["remote_port"] = request.remote_port
@@ -228,13 +232,14 @@ def _kv_read(request: Request, response: Response) -> bool:
 
 
 def _response_data(request: Request, response: Response, hasher: Hasher, elide_lists: bool) -> Any:
+    plain = request.audit_plain_response_keys
     if response.raw is not None:
-        return hasher.structure(response.raw)
+        return hasher.structure(response.raw, plain)
     if response.data is not None:
         data = response.data
         if elide_lists and request.operation == LIST and isinstance(data.get("keys"), list):
             data = {**data, "keys": len(data["keys"])}
-        return hasher.structure(data)
+        return hasher.structure(data, plain)
     if response.status and response.status != 204:
         # A status-only answer (202 Accepted), logged the way Vault logs raw HTTP responses.
         return {"http_content_type": hasher("application/json"), "http_status_code": response.status}

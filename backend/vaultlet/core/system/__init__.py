@@ -12,6 +12,7 @@ from vaultlet.core.system import (
     mounts,
     policies,
     quotas,
+    remount,
     tools,
     wrapping,
 )
@@ -22,6 +23,7 @@ class SystemBackend(Backend):
     paths = [
         *health.PATHS,
         *mounts.PATHS,
+        *remount.PATHS,
         *leases.PATHS,
         *internal.PATHS,
         *policies.PATHS,

@@ -4,33 +4,61 @@ from __future__ import annotations
 
 from vaultlet import SERVER_VERSION
 from vaultlet.core.authorization import has_access_under
-from vaultlet.errors import NotFound, PermissionDenied
+from vaultlet.core.mounts import AUTH_CLASS
+from vaultlet.errors import PermissionDenied
 from vaultlet.framework import openapi
 from vaultlet.framework.fields import STRING, Field
 from vaultlet.framework.path import Path
 from vaultlet.framework.request import READ, Response
 
 
+def ui_mounts_list(backend, request, fields) -> Response:
+    """Vault's mount listing for UIs: without a token, only the mounts tuned
+    ``listing_visibility=unauth`` (type, description, options); with one, every mount
+    the token may touch something under, described in full."""
+    core = backend.core
+    token = _caller(core, request, required=False)
+    listed: dict[str, dict] = {"auth": {}, "secret": {}}
+    for entry in core.router.all_entries():
+        group = listed["auth" if entry.mount_class == AUTH_CLASS else "secret"]
+        visible = entry.listing_visibility == "unauth"
+        if token is not None and (visible or _has_access(core, token, entry.full_path)):
+            group[entry.path] = entry.describe()
+        elif token is None and visible:
+            group[entry.path] = {
+                "description": entry.description,
+                "options": entry.options,
+                "type": entry.type,
+            }
+    return Response(data={name: dict(sorted(group.items())) for name, group in listed.items()})
+
+
 def ui_mount_read(backend, request, fields) -> Response:
     """Vault checks the token itself here: any capability at or under the mount
     is enough (an agent with read on one secret must learn its mount's type)."""
-    token = request.token
     core = backend.core
-    if token is None or not core.authorizer.bound_address_ok(token, request.remote_addr):
-        raise PermissionDenied()
+    token = _caller(core, request, required=True)
     path = fields["path"].lstrip("/")
+    path = path if path.endswith("/") else path + "/"
     entry = core.router.match_entry(path)
-    mounted = entry is not None and entry.uuid != "system" and bool(path)
-    probe = entry.full_path if mounted else path.rstrip("/") + "/"
-    if not _has_access(core, token, probe):
-        # The same answer whether or not a mount exists there: no mount enumeration.
+    # The same answer whether or not a mount exists there: no mount enumeration.
+    if entry is None or not _has_access(core, token, entry.full_path):
         raise PermissionDenied(
             "preflight capability check returned 403, please ensure client's policies grant access "
-            f'to path "{path.rstrip("/")}/"'
+            f'to path "{path}"'
         )
-    if not mounted:
-        raise NotFound()
-    return Response(data={**entry.describe(), "path": entry.full_path})
+    return Response(data={**entry.describe(), "path": entry.path})
+
+
+def resultant_acl(backend, request, fields) -> Response:
+    """What the caller's policies grant, merged as the ACL merges them (for UIs)."""
+    token = request.token
+    core = backend.core
+    if token.is_root:
+        return Response(data={"root": True})
+    acl = core.policies.acl(token.policies)
+    exact, glob = acl.resultant()
+    return Response(data={"exact_paths": exact, "glob_paths": glob, "root": False})
 
 
 def _has_access(core, token, prefix: str) -> bool:
@@ -38,6 +66,17 @@ def _has_access(core, token, prefix: str) -> bool:
         return True
     capabilities = core.policies.acl(token.policies).capabilities(prefix)
     return has_access_under(core.policies.policies(token.policies), capabilities, prefix)
+
+
+def _caller(core, request, *, required: bool):
+    """The request's token, checked as the core would (these paths are unauthenticated so
+    that their handlers can answer without one): a bad token is refused, never ignored."""
+    token = request.token
+    if token is None and (required or request.client_token):
+        raise PermissionDenied()
+    if token is not None and not core.authorizer.bound_address_ok(token, request.remote_addr):
+        raise PermissionDenied()
+    return token
 
 
 def openapi_read(backend, request, fields) -> Response:
@@ -50,6 +89,17 @@ def openapi_read(backend, request, fields) -> Response:
 
 
 PATHS = [
+    Path(
+        pattern="internal/ui/mounts/?",
+        operations={READ: ui_mounts_list},
+        unauthenticated=True,  # the handler checks a token when one is sent
+        synopsis="The mounts a caller may use (unauthenticated: those listed as unauth).",
+    ),
+    Path(
+        pattern="internal/ui/resultant-acl",
+        operations={READ: resultant_acl},
+        synopsis="The merged ACL of the caller's policies.",
+    ),
     Path(
         pattern="internal/ui/mounts/(?P<path>.+)",
         fields={"path": Field(STRING, "A path under a mount", in_path=True)},

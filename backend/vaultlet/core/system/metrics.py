@@ -13,7 +13,7 @@ def metrics_read(backend, request, fields) -> Response:
     core = backend.core
     if not core.config.telemetry.unauthenticated_metrics_access:
         _authorize(core, request)
-    output = fields["format"]
+    output = fields["format"] or _format_from_accept(request.headers)
     if output == "prometheus":
         if not core.config.telemetry.prometheus_enabled:
             raise UserError("prometheus is not enabled")  # prometheus_retention_time = 0
@@ -21,6 +21,13 @@ def metrics_read(backend, request, fields) -> Response:
     if output:
         raise UserError(f"metric format {output!r} is not supported (use prometheus, or none for JSON)")
     return Response(raw=telemetry.json_document(core))
+
+
+def _format_from_accept(headers: dict[str, str]) -> str:
+    """Vault's FormatFromRequest: an OpenMetrics Accept header asks for Prometheus text. The
+    header reaches sys/ because its mount passes Accept through (passthrough_request_headers)."""
+    accept = next((value for name, value in headers.items() if name.lower() == "accept"), "")
+    return "prometheus" if accept.startswith("application/openmetrics-text") else ""
 
 
 def _authorize(core, request) -> None:

@@ -6,6 +6,9 @@ from typing import Any
 
 from vaultlet.core.mounts import (
     AUTH_CLASS,
+    LIST_SETTINGS,
+    LISTING_VISIBILITIES,
+    LISTING_VISIBILITY,
     PROTECTED_PREFIXES,
     SECRET_CLASS,
     MountEntry,
@@ -17,7 +20,7 @@ from vaultlet.durations import DurationError, parse_duration
 from vaultlet.engines import registry
 from vaultlet.engines.secrets.kv import KV_TYPES, kv_version
 from vaultlet.errors import UserError
-from vaultlet.framework.fields import BOOL, MAP, STRING, Field
+from vaultlet.framework.fields import BOOL, COMMA_STRING_SLICE, MAP, STRING, Field
 from vaultlet.framework.path import Path
 from vaultlet.framework.request import DELETE, READ, UPDATE, Response
 
@@ -27,7 +30,12 @@ _MOUNT_FIELDS = {
     "path": Field(STRING, "Path to mount the backend at", in_path=True),
     "type": Field(STRING, "The type of the backend, e.g. aws"),
     "description": Field(STRING, "User-friendly description of this mount"),
-    "config": Field(MAP, "Configuration: default_lease_ttl, max_lease_ttl, force_no_cache"),
+    "config": Field(
+        MAP,
+        "Configuration: default_lease_ttl, max_lease_ttl, force_no_cache, listing_visibility, "
+        "audit_non_hmac_request_keys, audit_non_hmac_response_keys, passthrough_request_headers, "
+        "allowed_response_headers",
+    ),
     "options": Field(MAP, "Engine-specific options"),
     "local": Field(BOOL, "Mark the mount as local (not replicated)"),
     "seal_wrap": Field(BOOL, "Seal-wrap the mount's storage"),
@@ -67,6 +75,42 @@ def _ttl_config(raw: dict[str, Any], current: dict[str, Any] | None = None) -> d
     return config
 
 
+def _comma_list(name: str, value: Any) -> list[str]:
+    """A list setting given as a list or as comma-separated text (Vault's
+    expandStringValsWithCommas), trimmed, without empty items."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        items = value
+    else:
+        raise UserError("unable to convert given mount config information")
+    return [item.strip() for item in items if item.strip()]
+
+
+def _checked_visibility(value: Any) -> str:
+    text = "" if value is None else str(value)
+    if text not in LISTING_VISIBILITIES:
+        raise UserError(f"invalid listing_visibility {text}")
+    return text
+
+
+def _mount_config(raw: dict[str, Any]) -> dict[str, Any]:
+    """The ``config`` of a mount being enabled: TTLs and the settings Vault keeps beside them."""
+    if not isinstance(raw, dict):
+        raise UserError("unable to convert given mount config information")
+    config = _ttl_config(raw)
+    visibility = _checked_visibility(raw.get(LISTING_VISIBILITY))
+    if visibility:
+        config[LISTING_VISIBILITY] = visibility
+    for name in LIST_SETTINGS:
+        values = _comma_list(name, raw.get(name))
+        if values:
+            config[name] = values
+    return config
+
+
 def _check_mountable(path: str, mount_class: str) -> None:
     if mount_class == SECRET_CLASS and path.startswith(PROTECTED_PREFIXES):
         raise UserError(f"cannot mount '{path}' as it is a reserved path")
@@ -80,7 +124,9 @@ def _enable(backend, fields, mount_class: str) -> None:
     if not engine_type:
         raise UserError("backend type must be specified as a string")
     _check_mountable(path, mount_class)
-    options = fields["options"] or None
+    # Vault stores the options it was given, and `{}` when none were: only its own
+    # built-in mounts (sys/, cubbyhole/, auth/token/) have none at all.
+    options = {str(k): "" if v is None else str(v) for k, v in (fields["options"] or {}).items()}
     if mount_class == AUTH_CLASS:
         registry.auth_method(engine_type)
     else:
@@ -93,7 +139,7 @@ def _enable(backend, fields, mount_class: str) -> None:
         mount_class=mount_class,
         description=fields["description"],
         accessor=new_accessor(accessor_prefix),
-        config=_ttl_config(fields["config"]),
+        config=_mount_config(fields["config"]),
         options=options,
         local=fields["local"],
         seal_wrap=fields["seal_wrap"],
@@ -112,18 +158,25 @@ def _disable(backend, fields, mount_class: str) -> None:
     entry = table.find(path)
     if entry is None:
         return None  # Vault answers 204 for a mount that is not there
-    failed = core.expiration.revoke_for_mount(entry.uuid)
-    if failed:
-        raise UserError(
-            f"failed to revoke {len(failed)} lease(s) under {entry.full_path}; the mount stays enabled "
-            "until they can be revoked (or use sys/leases/revoke-force)"
-        )
+    revoke_leases(core, entry, "the mount stays enabled")
     mounted = core.router.backend(entry)
     table.remove(path)
     mounted.cleanup()
     mounted.storage.clear()
     core.router.forget_backend(entry.uuid)
     return None
+
+
+def revoke_leases(core, entry: MountEntry, consequence: str) -> None:
+    """Every lease of the mount, and (for an auth mount) every token it issued, revoked
+    through its backend, as Vault does before an unmount or a remount."""
+    prefix = entry.full_path if entry.mount_class == AUTH_CLASS else ""
+    failed = core.expiration.revoke_for_mount(entry.uuid, prefix)
+    if failed:
+        raise UserError(
+            f"failed to revoke {len(failed)} lease(s) under {entry.full_path}; {consequence} "
+            "until they can be revoked (or use sys/leases/revoke-force)"
+        )
 
 
 def mounts_list(backend, request, fields) -> Response:
@@ -147,6 +200,14 @@ def mount_read(backend, request, fields) -> Response:
     return Response(data=entry.describe(), data_at_top_level=True)
 
 
+def auth_read(backend, request, fields) -> Response:
+    path = normalize_mount_path(fields["path"])
+    entry = backend.core.router.auth_entry(path)
+    if entry is None:
+        raise UserError(f"No auth engine at {path}")
+    return Response(data=entry.describe(), data_at_top_level=True)
+
+
 def mount_enable(backend, request, fields) -> None:
     _enable(backend, fields, SECRET_CLASS)
 
@@ -165,45 +226,93 @@ def auth_disable(backend, request, fields) -> None:
     return _disable(backend, fields, AUTH_CLASS)
 
 
-def _tunable_entry(backend, request, raw_path: str) -> tuple[MountEntry, Any]:
+def _tunable_entry(backend, request, raw_path: str) -> MountEntry:
     path = raw_path.strip("/") + "/"
     if request.relative_path.startswith("auth/"):
         path = "auth/" + path
-    router = backend.core.router
-    if path.startswith("auth/"):
-        table, relative = router.auth_mounts, path[len("auth/") :]
-    else:
-        table, relative = router.secret_mounts, path
-    entry = table.find(relative)
+    entry = next((e for e in backend.core.router.all_entries() if e.full_path == path), None)
     if entry is None:
         raise UserError(f"cannot fetch mount config for path {path}: no mount found")
-    return entry, table
+    return entry
 
 
 def tune_read(backend, request, fields) -> Response:
-    entry, _table = _tunable_entry(backend, request, fields["path"])
-    data = {
-        "default_lease_ttl": entry.default_lease_ttl or backend.core.config.default_lease_ttl,
-        "max_lease_ttl": entry.max_lease_ttl or backend.core.config.max_lease_ttl,
+    entry = _tunable_entry(backend, request, fields["path"])
+    config = backend.core.config
+    data: dict[str, Any] = {
+        "default_lease_ttl": entry.default_lease_ttl or config.default_lease_ttl,
         "description": entry.description,
         "force_no_cache": bool(entry.config.get("force_no_cache", False)),
-        "options": entry.options,
+        "max_lease_ttl": entry.max_lease_ttl or config.max_lease_ttl,
+        **entry.extra_settings(),
     }
-    return Response(data=data, data_at_top_level=True)
+    if entry.options:
+        data["options"] = entry.options  # Vault shows options only when there are some
+    return Response(data=dict(sorted(data.items())), data_at_top_level=True)
+
+
+# What Vault lets an operator tune on sys/ and cubbyhole/ (the parameter is named in the
+# refusal); force_no_cache is accepted and ignored on every mount, as in Vault.
+_BUILTIN_TUNABLE = {"audit_non_hmac_request_keys", "audit_non_hmac_response_keys", "force_no_cache"}
+
+
+def _check_tunable(entry: MountEntry, supplied: set[str]) -> None:
+    if entry.uuid in ("system", "cubbyhole"):
+        refused = sorted(supplied - _BUILTIN_TUNABLE)
+        if refused:
+            raise UserError(f"cannot tune parameter {refused[0]} of {entry.full_path}")
+    if entry.uuid == "token" and supplied & set(_TTL_KEYS):
+        # vaultlet's token store takes its TTLs from the server configuration; accepting a
+        # tune it would not honour would be a silent difference.
+        raise UserError(
+            "tuning the TTLs of auth/token/ is not supported by vaultlet: set default_lease_ttl "
+            "and max_lease_ttl in the server configuration"
+        )
 
 
 def tune_write(backend, request, fields) -> None:
-    entry, table = _tunable_entry(backend, request, fields["path"])
-    raw = {key: fields.raw.get(key) for key in (*_TTL_KEYS, "force_no_cache")}
-    entry.config = _ttl_config(raw, entry.config)
+    entry = _tunable_entry(backend, request, fields["path"])
+    supplied = {name for name, value in fields.supplied().items() if name != "path"}
+    supplied -= {name for name in _TTL_KEYS if fields.raw.get(name) in (None, "")}
+    _check_tunable(entry, supplied)
+    entry.config = _ttl_config({key: fields.raw.get(key) for key in _TTL_KEYS}, entry.config)
     if "description" in fields:
         entry.description = fields["description"]
+    if LISTING_VISIBILITY in fields:
+        visibility = _checked_visibility(fields[LISTING_VISIBILITY])
+        entry.config = _with_setting(entry.config, LISTING_VISIBILITY, visibility)
+    for name in LIST_SETTINGS:
+        if name in fields:
+            entry.config = _with_setting(entry.config, name, fields[name])
     if "options" in fields and fields["options"]:
-        options = {**(entry.options or {}), **fields["options"]}
-        if entry.type in KV_TYPES:
-            _check_kv_retune(entry.options, options)
-        entry.options = options
-    table.replace(entry)
+        entry.options = _tuned_options(entry, fields["options"])
+    if entry.is_builtin:
+        backend.core.router.tune_builtin(entry)
+    else:
+        table = _tables(backend, entry.mount_class)
+        table.replace(entry)
+
+
+def _with_setting(config: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+    """An empty value unsets a setting (Vault then no longer shows it)."""
+    updated = {k: v for k, v in config.items() if k != name}
+    if value:
+        updated[name] = value
+    return updated
+
+
+def _tuned_options(entry: MountEntry, wanted: dict[str, Any]) -> dict[str, str]:
+    """Vault upserts options; an empty value removes its key (except ``version``)."""
+    options = dict(entry.options or {})
+    for key, value in wanted.items():
+        text = "" if value is None else str(value)
+        if text or key == "version":
+            options[str(key)] = text
+        else:
+            options.pop(str(key), None)
+    if entry.type in KV_TYPES:
+        _check_kv_retune(entry.options, options)
+    return options
 
 
 def _kv_alias(engine_type: str, options: dict | None) -> tuple[str, dict | None]:
@@ -233,8 +342,23 @@ _TUNE_FIELDS = {
     "default_lease_ttl": Field(STRING, "Default lease TTL (duration; empty keeps the current value)"),
     "max_lease_ttl": Field(STRING, "Maximum lease TTL (duration; empty keeps the current value)"),
     "description": Field(STRING, "User-friendly description of this mount"),
-    "force_no_cache": Field(BOOL, "Accepted for compatibility"),
-    "options": Field(MAP, "Engine-specific options"),
+    "force_no_cache": Field(BOOL, "Accepted and ignored, as by Vault's tune"),
+    "options": Field(MAP, "Engine-specific options; an empty value removes an option"),
+    "listing_visibility": Field(
+        STRING, 'Listing in sys/internal/ui/mounts: "unauth" lists it without a token, "hidden", or ""'
+    ),
+    "audit_non_hmac_request_keys": Field(
+        COMMA_STRING_SLICE, "Request data keys the audit devices log in clear for this mount"
+    ),
+    "audit_non_hmac_response_keys": Field(
+        COMMA_STRING_SLICE, "Response data keys the audit devices log in clear for this mount"
+    ),
+    "passthrough_request_headers": Field(
+        COMMA_STRING_SLICE, "Request headers handed to the mount's backend (X-Vault-Token never is)"
+    ),
+    "allowed_response_headers": Field(
+        COMMA_STRING_SLICE, "Response headers the mount's backend may set on its answers"
+    ),
 }
 
 PATHS = [
@@ -263,8 +387,8 @@ PATHS = [
     Path(
         pattern=r"auth/(?P<path>.+)",
         fields=_MOUNT_FIELDS,
-        operations={UPDATE: auth_enable, DELETE: auth_disable},
+        operations={READ: auth_read, UPDATE: auth_enable, DELETE: auth_disable},
         sudo=True,
-        synopsis="Enable or disable an auth method at a path.",
+        synopsis="Enable, read or disable an auth method at a path.",
     ),
 ]
