@@ -131,12 +131,14 @@ def test_openapi_document_is_generated_from_declarations(server):
     assert "/sys/leases/lookup/{prefix}/" in paths
 
 
-def test_ui_mounts_preflight_answers_200_or_404(server):
+def test_ui_mounts_preflight_answers_200_or_403(server):
     _enable_kv(server, "ui-kv")
     status, body, _ = http(server, "GET", "sys/internal/ui/mounts/ui-kv/some/secret")
     assert status == 200
     assert (body["data"]["path"], body["data"]["type"]) == ("ui-kv/", "kv")
-    assert http(server, "GET", "sys/internal/ui/mounts/nowhere/x")[0] == 404
+    # As OpenBao: no mount there is the same 403 as no access, even for root.
+    status, body, _ = http(server, "GET", "sys/internal/ui/mounts/nowhere/x")
+    assert status == 403 and "preflight capability check returned 403" in body["errors"][0]
 
 
 def test_namespace_header_root_ok_other_404(server):

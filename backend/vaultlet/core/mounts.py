@@ -126,9 +126,9 @@ class MountEntry:
         return cls(**record)
 
     def tuned(self, overrides: dict[str, Any] | None) -> MountEntry:
-        """A built-in mount with its stored tuning applied (description, config, options)."""
-        if not overrides:
-            return self
+        """A built-in mount with its stored tuning applied (description, config, options):
+        always a copy, so that a tune never changes the built-in constant itself."""
+        overrides = overrides or {}
         return replace(
             self,
             description=overrides.get("description", self.description),
