@@ -441,3 +441,40 @@ def test_audit_devices_log_the_non_hmac_keys_in_clear_as_openbao(tmp_path):
     assert (".other", False) in read and (".PLAIN2", True) in read
     login = ours[("request", "update", "auth/approle/login", "request")]
     assert login == {(".role_id", False), (".secret_id", True)}
+
+
+def test_hvac_tunes_moves_and_reads_mounts(server, openbao):
+    """hvac's mount calls, against both servers: the same answers where it matters."""
+    seen = []
+    for target in (server, openbao):
+        client = hvac.Client(url=target.address, token=target.root_token)
+        kv, approle = unique("hv"), unique("hva")
+        client.sys.enable_secrets_engine("kv", path=kv, config={"audit_non_hmac_request_keys": ["a"]})
+        client.sys.tune_mount_configuration(
+            kv,
+            audit_non_hmac_response_keys=["b"],
+            listing_visibility="unauth",
+            passthrough_request_headers=["X-Thing"],
+            options={"x": "y"},
+        )
+        tuned = client.sys.read_mount_configuration(kv)["data"]
+        client.sys.move_backend(kv, f"{kv}-moved")
+        for _attempt in range(100):
+            if f"{kv}-moved/" in client.sys.list_mounted_secrets_engines()["data"]:
+                break
+            time.sleep(0.05)
+        moved = client.sys.list_mounted_secrets_engines()["data"][f"{kv}-moved/"]
+        client.sys.enable_auth_method("approle", path=approle)
+        client.sys.tune_auth_method(approle, audit_non_hmac_request_keys=["role_id"], description="d")
+        auth_tuned = client.sys.read_auth_method_tuning(approle)["data"]
+        listed = client.sys.list_auth_methods()["data"][f"{approle}/"]
+        token_tuning = client.sys.read_auth_method_tuning("token")["data"]
+        auth_tuned.pop("token_type", None)
+        listed["config"].pop("token_type", None)
+        token_tuning.pop("token_type", None)
+        seen.append((tuned, moved["config"], moved["options"], auth_tuned, listed["config"], token_tuning))
+    ours, theirs = seen
+    assert ours == theirs
+    assert ours[0]["audit_non_hmac_request_keys"] == ["a"] and ours[0]["options"] == {"x": "y"}
+    assert ours[1]["listing_visibility"] == "unauth" and ours[2] == {"x": "y"}
+    assert ours[3]["audit_non_hmac_request_keys"] == ["role_id"] and ours[3]["description"] == "d"
