@@ -123,7 +123,10 @@ class MountEntry:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> MountEntry:
-        return cls(**record)
+        entry = cls(**record)
+        if entry.options is None:
+            entry.options = {}  # stored before vaultlet kept Vault's `{}` for a mount without options
+        return entry
 
     def tuned(self, overrides: dict[str, Any] | None) -> MountEntry:
         """A built-in mount with its stored tuning applied (description, config, options):
