@@ -1,4 +1,5 @@
-"""sys/internal/ui/mounts (agent preflight) and sys/internal/specs/openapi."""
+"""sys/internal/ui: the mount listing and preflight (agents, `bao kv`, UIs), the resultant ACL, and
+sys/internal/specs/openapi."""
 
 from __future__ import annotations
 
