@@ -128,6 +128,7 @@ class PolicyStore:
         cas: int | None = None,
         cas_required: bool = False,
         flags: dict[str, bool] | None = None,
+        patch: bool = False,
     ) -> None:
         """Store a policy. ``cas`` (None: not given) must match the current version
         (0 or -1 for a policy that does not exist yet); a policy written with
@@ -144,7 +145,7 @@ class PolicyStore:
         except PolicyError as error:
             raise UserError(str(error)) from None
         current = self.info(name) if self.exists(name) else None
-        _check_and_set(current, cas, cas_required)
+        _check_and_set(current, cas, cas_required and not patch, required_by_record=not patch)
         record = {
             "name": name,
             "policy": text,
@@ -238,10 +239,13 @@ class PolicyStore:
         return policy
 
 
-def _check_and_set(current: dict | None, cas: int | None, cas_required: bool) -> None:
-    """Vault's check-and-set rules for policy writes (OpenBao's messages)."""
+def _check_and_set(
+    current: dict | None, cas: int | None, cas_required: bool, *, required_by_record: bool = True
+) -> None:
+    """Vault's check-and-set rules for policy writes (OpenBao's messages). OpenBao lets a
+    PATCH without ``cas`` through even when the policy requires it: so does vaultlet."""
     if cas is None:
-        if cas_required or (current is not None and current["cas_required"]):
+        if cas_required or (required_by_record and current is not None and current["cas_required"]):
             raise UserError("check-and-set parameter required for this call")
         return
     if current is None:

@@ -22,7 +22,6 @@ def sanitized_config(core) -> dict:
         "cluster_name": config.cluster_name,
         "default_lease_ttl": config.default_lease_ttl,
         "max_lease_ttl": config.max_lease_ttl,
-        "disable_mlock": True,
         "enable_ui": True,
         "raw_storage_endpoint": False,
         "storage": {"type": "sqlite" if core.storage.is_sqlite else "postgresql"},

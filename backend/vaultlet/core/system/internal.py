@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from vaultlet import SERVER_VERSION
 from vaultlet.core.authorization import has_access_under
 from vaultlet.core.mounts import AUTH_CLASS
@@ -57,7 +59,7 @@ def openapi_read(backend, request, fields) -> Response:
         view = openapi.MountView(
             prefix=entry.full_path,
             tag=_tag(entry),
-            generic=entry.path.strip("/").replace("/", "_") if generic and not _builtin(entry) else "",
+            generic=re.sub(r"\W", "_", entry.path.strip("/")) if generic and not _builtin(entry) else "",
             default_mount=entry.path.strip("/"),
         )
         for template, item in openapi.path_items(view, core.router.backend(entry).paths, schemas).items():

@@ -12,7 +12,7 @@ import binascii
 from vaultlet.errors import NotFound, UserError
 from vaultlet.framework.fields import BOOL, DURATION, INT, STRING, Field
 from vaultlet.framework.path import Path
-from vaultlet.framework.request import DELETE, LIST, READ, UPDATE, Response, list_response
+from vaultlet.framework.request import DELETE, LIST, PATCH, READ, UPDATE, Response, list_response
 
 # Policy names may contain "/" (team/app); a LIST of such a name lists that folder.
 _NAME = r"(?P<name>.+)"
@@ -45,11 +45,7 @@ def _info(backend, fields) -> dict:
 
 
 def _write(backend, request, fields, *, legacy: bool) -> Response | None:
-    for unsupported in ("ttl", "expiration"):
-        if request.data.get(unsupported) not in (None, ""):
-            # OpenBao 2.x can expire a policy; vaultlet cannot, and must not keep one forever
-            # that was meant to lapse.
-            raise UserError(f"vaultlet does not support policy expiration ({unsupported!r})")
+    _refuse_expiration(request)
     text, warnings = _policy_text(fields, legacy=legacy)
     backend.core.policies.write(
         fields["name"],
@@ -59,6 +55,37 @@ def _write(backend, request, fields, *, legacy: bool) -> Response | None:
         flags={flag: fields[flag] for flag in _TEMPLATE_FLAGS},
     )
     return Response(warnings=warnings) if warnings else None
+
+
+def acl_patch(backend, request, fields) -> Response:
+    """OpenBao's PATCH: what the body gives replaces, the rest stays as stored."""
+    _refuse_expiration(request)
+    current = backend.core.policies.info(fields["name"])
+    if current is None:
+        raise UserError("policy not found")
+    text = _maybe_base64(fields["policy"]) if "policy" in fields else current["policy"]
+    if not text:
+        raise UserError("'policy' parameter not supplied or empty")
+    kept = {
+        name: fields[name] if name in fields else current[name] for name in ("cas_required", *_TEMPLATE_FLAGS)
+    }
+    backend.core.policies.write(
+        fields["name"],
+        text,
+        cas=_cas(request, fields),
+        cas_required=kept.pop("cas_required"),
+        flags=kept,
+        patch=True,
+    )
+    return Response(status=200)
+
+
+def _refuse_expiration(request) -> None:
+    for unsupported in ("ttl", "expiration"):
+        if request.data.get(unsupported) not in (None, ""):
+            # OpenBao 2.x can expire a policy; vaultlet cannot, and must not keep one forever
+            # that was meant to lapse.
+            raise UserError(f"vaultlet does not support policy expiration ({unsupported!r})")
 
 
 def _cas(request, fields) -> int | None:
@@ -117,6 +144,7 @@ def legacy_write(backend, request, fields) -> Response | None:
 
 
 _TEMPLATE_FLAGS = ("allow_slashes_in_identity_templates", "allow_wildcards_in_identity_templates")
+_PATCHABLE = ("cas_required", *_TEMPLATE_FLAGS)
 _FIELDS = {
     "name": Field(STRING, 'The name of the policy (stored lower-cased; may contain "/")', in_path=True),
     "policy": Field(STRING, "The policy document, HCL or JSON (optionally base64-encoded)"),
@@ -139,7 +167,13 @@ PATHS = [
     Path(
         pattern=f"policies/acl/{_NAME}",
         fields=_FIELDS,
-        operations={READ: acl_read, UPDATE: acl_write, DELETE: acl_delete, LIST: acl_folder_list},
+        operations={
+            READ: acl_read,
+            UPDATE: acl_write,
+            PATCH: acl_patch,
+            DELETE: acl_delete,
+            LIST: acl_folder_list,
+        },
         synopsis="Read, write or delete a named ACL policy.",
         description='"root" cannot be changed; "default" can be edited but not deleted.',
     ),
