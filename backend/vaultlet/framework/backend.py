@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from vaultlet import SERVER_VERSION
 from vaultlet.errors import NotFound, UnsupportedOperation
+from vaultlet.framework.openapi import backend_document
 from vaultlet.framework.path import Path
 from vaultlet.framework.request import CREATE, UPDATE, Request, Response, as_response
 
@@ -110,9 +112,6 @@ class Backend:
     def help_response(self, request: Request, path: Path | None) -> Response:
         """Vault's help answer: the text, an OpenAPI document of the path (or of the whole
         backend) relative to the mount, and ``see_also``; a bare body, no envelope."""
-        from vaultlet import SERVER_VERSION
-        from vaultlet.framework.openapi import backend_document
-
         tag = "system" if self.context.mount_type == "system" else _TAGS.get(request.mount_class, "secrets")
         if path is None:
             text, paths = self.help_text(), self.paths

@@ -153,6 +153,7 @@ def _expand(pattern: str) -> list[str]:
 
 
 def _clean(text: str) -> str:
+    text = text.lstrip("^").removesuffix("$")
     text = re.sub(r"/\?$", "", text).replace("/?", "/")
     text = text.replace("\\", "")
     return re.sub(r"[$^?]", "", text)

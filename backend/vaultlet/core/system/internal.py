@@ -48,8 +48,11 @@ def openapi_read(backend, request, fields) -> Response:
     ``sys/internal/ui/mounts`` would list (any capability under the mount; without a
     token, those with ``listing_visibility = "unauth"``), each backend's declared paths."""
     core = backend.core
-    if request.client_token and request.token is None:
-        raise PermissionDenied()  # a token that is not one: refused, as in Vault
+    token = request.token
+    if (request.client_token and token is None) or (
+        token is not None and not core.authorizer.bound_address_ok(token, request.remote_addr)
+    ):
+        raise PermissionDenied()  # a token that is not one (here): refused, as in Vault
     generic = fields["generic_mount_paths"]
     paths: dict[str, dict] = {}
     schemas: dict[str, dict] = {}
@@ -71,8 +74,6 @@ def _visible(core, request, entry) -> bool:
     token = request.token
     if token is None:
         return entry.config.get("listing_visibility") == "unauth"
-    if not core.authorizer.bound_address_ok(token, request.remote_addr):
-        return False
     return _has_access(core, token, entry.full_path)
 
 
