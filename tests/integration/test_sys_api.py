@@ -109,6 +109,19 @@ def test_sanitized_config_shares_openbaos_keys_and_holds_no_secret(tmp_path):
         server.stop()
 
 
+def test_sanitized_config_never_shows_the_database_password(tmp_path, postgres):
+    """The test database trusts every local login, so any password works; it must not show."""
+    password = "sanitized-" + unique("pw")
+    url = postgres.new_database().replace("postgresql://postgres@", f"postgresql://postgres:{password}@")
+    server = start_vaultlet_production(tmp_path / "pg", storage_url=url)
+    try:
+        status, body, text = http(server, "GET", "sys/config/state/sanitized")
+        assert status == 200 and body["data"]["storage"] == {"type": "postgresql"}
+        assert password not in text and "postgresql://" not in text
+    finally:
+        server.stop()
+
+
 def test_sanitized_config_keys_are_openbaos(server, openbao):
     ours, theirs = both(server, openbao, "GET", "sys/config/state/sanitized")
     assert ours[0] == theirs[0] == 200
