@@ -61,6 +61,10 @@ def test_key_status_has_openbaos_shape_with_the_real_term(server, openbao):
     assert ours[1]["data"]["encryptions"] == 0 < theirs[1]["data"]["encryptions"]
     low = token_with(server, "default")
     assert http(server, "GET", "sys/key-status", token=low)[0] == 403
+    cli = bao(server, "operator", "key-status").stdout  # parses install_time as a time
+    assert re.search(r"Key Term\s+1\n", cli) and "Install Time" in cli
+    status = hvac.Client(url=server.address, token=server.root_token).sys.get_encryption_key_status()
+    assert status["data"]["term"] == 1
 
 
 def test_host_info_has_openbaos_sections_with_a_subset_of_figures(server, openbao):
