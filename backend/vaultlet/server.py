@@ -120,6 +120,7 @@ class SharedKeySlot:
 def build_core(config: ServerConfig, key_slot: SharedKeySlot | None = None) -> Core:
     core = Core(config.core)
     core.seal_source = config.seal
+    core.server_config = config
     if key_slot is not None:
         core.key_sharer = key_slot.put
         core.shared_key = key_slot.get

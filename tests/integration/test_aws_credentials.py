@@ -300,5 +300,5 @@ def test_static_role_keys_work_and_delete_cleans_up(server, moto, mount):
 
 
 def test_help_documents_verify_credentials(server, mount):
-    text = read(server, f"{mount.path}/roles/x?help=1")["data"]["help"]
+    text = read(server, f"{mount.path}/roles/x?help=1")["help"]
     assert "verify_credentials" in text and "eventual" in text

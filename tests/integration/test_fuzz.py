@@ -242,15 +242,22 @@ def _problem(status: int, body: bytes) -> str | None:
 def _operations(document: dict):
     """(method, URL template, path parameter names, declared body field names) of every
     operation in the document, the same exclusions as schemathesis."""
+    schemas = document.get("components", {}).get("schemas", {})
     for template, item in document["paths"].items():
         params = re.findall(r"{(\w+)}", template)
         for method, operation in item.items():
             if method not in ("get", "post", "put", "delete", "patch") or _excluded(template, method):
                 continue
-            schema = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
-            fields = sorted(schema.get("schema", {}).get("properties", {}))
-            list_query = any(p.get("name") == "list" for p in operation.get("parameters", []))
-            yield method.upper(), template + ("?list=true" if list_query else ""), params, fields
+            content = operation.get("requestBody", {}).get("content", {})
+            schema = next(iter(content.values()), {}).get("schema", {})
+            if "$ref" in schema:  # request bodies are components, as in Vault's document
+                schema = schemas[schema["$ref"].rsplit("/", 1)[1]]
+            fields = sorted(schema.get("properties", {}))
+            lists = [p for p in operation.get("parameters", []) if p.get("name") == "list"]
+            if not lists or not lists[0].get("required"):
+                yield method.upper(), template, params, fields
+            if lists:  # a path that lists (and perhaps reads too): the list form as well
+                yield method.upper(), template + "?list=true", params, fields
 
 
 def _url(template: str, params: list[str], bad: dict[str, str] | None = None) -> str:

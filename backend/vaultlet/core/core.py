@@ -25,7 +25,8 @@ from vaultlet.core.mounts import AUTH_CLASS, DENIED_PASSTHROUGH_HEADERS, MountEn
 from vaultlet.core.policies import PolicyStore
 from vaultlet.core.quotas import QuotaManager
 from vaultlet.core.router import SYSTEM_ENTRY, TOKEN_ENTRY, Router
-from vaultlet.core.tokens import ROOT_POLICY, TokenEntry, TokenRequest, TokenStore
+from vaultlet.core.system.version_history import record_version
+from vaultlet.core.tokens import ROOT_POLICY, TokenEntry, TokenRequest, TokenStore, rfc3339
 from vaultlet.core.wrapping import WRAPPING_TOKEN_PATHS, ResponseWrapper
 from vaultlet.engines import registry
 from vaultlet.errors import InternalError, NotFound, PermissionDenied, Sealed, UserError, VaultError
@@ -103,6 +104,8 @@ class SystemView:
 class Core:
     def __init__(self, config: CoreConfig):
         self.config = config
+        # The whole server configuration, when a server built this core (sys/config/state).
+        self.server_config = None
         self.storage = SQLStorage(config.storage_url)
         self.barrier = Barrier(self.storage)
         self.store = SecureStore(self.barrier)
@@ -146,7 +149,7 @@ class Core:
         if through_seal:
             self.seal_source.keep(self.storage, root_key, beside)
         self.barrier.unseal(root_key)
-        self.store.put(CLUSTER_KEY, {"id": str(uuid.uuid4())})
+        self.store.put(CLUSTER_KEY, {"id": str(uuid.uuid4()), "install_time": rfc3339(time.time())})
         token_id, _entry, _ = self.tokens.create(
             None,
             TokenRequest(
@@ -239,6 +242,15 @@ class Core:
             self._cluster_id = record.get("id", "")
         return self._cluster_id
 
+    def install_time(self) -> str:
+        """When this storage was initialised (sys/key-status). Storage initialised before
+        vaultlet recorded it gets the first time it is asked for, kept from then on."""
+        record = self.store.get(CLUSTER_KEY) or {}
+        if not record.get("install_time"):
+            record["install_time"] = rfc3339(time.time())
+            self.store.put(CLUSTER_KEY, record)
+        return record["install_time"]
+
     def seal(self) -> None:
         """Seal the whole server: this process at once, every other worker and node
         sharing the storage at its next request or sweep (they read the mark). The
@@ -254,6 +266,7 @@ class Core:
     # -- background work ---------------------------------------------------
 
     def start_background(self) -> None:
+        record_version(self.store)
         self.expiration.start()
         if self._periodic_thread is None:
             self._periodic_stop.clear()

@@ -226,7 +226,9 @@ class ExpirationManager:
             raise UserError("lease not found")
         data = self._open_data(row)
         if data["kind"] == TOKEN_LEASE_KIND:
-            raise UserError("lease not found")  # tokens renew through auth/token/renew
+            # Listed and looked up under sys/leases like any lease, but renewed through
+            # auth/token/renew*, as in Vault (which answers the same).
+            raise UserError("tokens cannot be renewed through this endpoint")
         now = time.time()
         if row.expire_time is not None and row.expire_time <= now:
             raise UserError("lease expired")

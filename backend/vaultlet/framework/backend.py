@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from vaultlet import SERVER_VERSION
 from vaultlet.errors import NotFound, UnsupportedOperation
+from vaultlet.framework.openapi import backend_document
 from vaultlet.framework.path import Path
 from vaultlet.framework.request import CREATE, UPDATE, Request, Response, as_response
 
@@ -101,13 +103,23 @@ class Backend:
         return None
 
     def help_text(self) -> str:
-        """The backend's help: its description and one line per declared path."""
-        lines = [self.help.strip(), "", "## PATHS", ""] if self.help else ["## PATHS", ""]
-        for path in self.paths:
-            lines.append(f"    ^{path.pattern}$")
-            lines.append(f"        {path.synopsis.strip()}")
-            lines.append("")
-        return "\n".join(lines).strip() + "\n"
+        """The backend's help (``GET <mount>/?help=1``): its description and its paths."""
+        lines = ["## DESCRIPTION", "", self.help.strip(), "", "## PATHS", "", _PATHS_PREAMBLE, ""]
+        for path in sorted(self.paths, key=lambda p: p.pattern):
+            lines += [f"    ^{path.pattern}$", f"        {path.synopsis.strip()}", ""]
+        return "\n".join(lines).rstrip("\n")
+
+    def help_response(self, request: Request, path: Path | None) -> Response:
+        """Vault's help answer: the text, an OpenAPI document of the path (or of the whole
+        backend) relative to the mount, and ``see_also``; a bare body, no envelope."""
+        tag = "system" if self.context.mount_type == "system" else _TAGS.get(request.mount_class, "secrets")
+        if path is None:
+            text, paths = self.help_text(), self.paths
+        else:
+            text, paths = path.help_text(request.relative_path), [path]
+        return Response(
+            raw={"help": text, "openapi": backend_document(paths, tag, SERVER_VERSION), "see_also": None}
+        )
 
     def is_unauthenticated(self, relative_path: str) -> bool:
         found = self.match(relative_path)
@@ -129,12 +141,12 @@ class Backend:
     def handle(self, request: Request) -> Response:
         found = self.match(request.relative_path)
         if found is None and request.help:
-            return Response(data={"help": self.help_text()})
+            return self.help_response(request, None)
         if found is None:
             raise UnsupportedPathError(request.path)
         path, params = found
         if request.help:
-            return Response(data={"help": path.help_text()})
+            return self.help_response(request, path)
         operation = path.operation(request.operation)
         if operation is None and request.operation == CREATE:
             operation = path.operation(UPDATE)
@@ -170,6 +182,13 @@ class Backend:
 
     def cleanup(self) -> None:
         """Called when the mount is disabled, after its leases are revoked."""
+
+
+_TAGS = {"auth": "auth", "secret": "secrets"}
+_PATHS_PREAMBLE = """The following paths are supported by this backend. To view help for
+any of the paths below, use the help command with any route matching
+the path pattern. Note that depending on the policy of your auth token,
+you may or may not be able to access certain paths."""
 
 
 class UnsupportedPathError(NotFound):

@@ -1,26 +1,76 @@
-"""OpenAPI 3.0 document generated from the path declarations (sys/internal/specs/openapi)."""
+"""OpenAPI 3.0 documents generated from the path declarations.
+
+The same declarations that route, validate and answer ``?help=1`` produce the
+document, so it cannot drift from what is served: every declared path, every
+operation it supports (``list`` as a ``get`` with ``?list=true``, as Vault
+documents it), its path parameters, request body and responses. Served whole
+at ``sys/internal/specs/openapi`` and per path in ``?help=1`` answers.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from vaultlet.framework.path import Path
 from vaultlet.framework.request import CREATE, DELETE, LIST, PATCH, READ, UPDATE
 
-_HTTP_METHOD = {READ: "get", UPDATE: "post", CREATE: "post", DELETE: "delete", PATCH: "patch"}
+TITLE = "vaultlet API"
+DESCRIPTION = "HTTP API that gives you full access to vaultlet. All API routes are prefixed with `/v1/`."
+_HTTP_METHOD = {READ: "get", LIST: "get", UPDATE: "post", CREATE: "post", DELETE: "delete", PATCH: "patch"}
+_VERB = {READ: "read", LIST: "list", UPDATE: "write", CREATE: "write", DELETE: "delete", PATCH: "patch"}
+_METHOD_ORDER = ("get", "post", "patch", "delete")
+_LIST_ONLY = {
+    "name": "list",
+    "description": "Must be set to `true`",
+    "in": "query",
+    "schema": {"type": "string", "enum": ["true"]},
+    "required": True,
+}
+_LIST_TOO = {
+    "name": "list",
+    "description": "Return a list if `true`",
+    "in": "query",
+    "schema": {"type": "string"},
+}
+
+
+@dataclass(frozen=True)
+class MountView:
+    """Where a backend's paths appear in a document.
+
+    ``prefix`` is the mount as clients call it (``sys/``, ``auth/approle/``; empty
+    in a ``?help=1`` answer, whose paths are relative to the mount). With
+    ``generic`` set, the mount segment becomes the template parameter
+    ``{<generic>_mount_path}`` (Vault's ``?generic_mount_paths=true``), its
+    default the real mount.
+    """
+
+    prefix: str
+    tag: str
+    generic: str = ""
+    default_mount: str = ""
+
+
+# -- pattern -> templates -------------------------------------------------------
 
 
 def _closing(pattern: str, start: int) -> int:
     """Index of the parenthesis closing the group opened at ``start``."""
     depth = 0
     index = start
+    in_class = False
     while index < len(pattern):
         char = pattern[index]
         if char == "\\":
             index += 2
             continue
-        if char == "(":
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
@@ -30,112 +80,250 @@ def _closing(pattern: str, start: int) -> int:
     raise ValueError(f"unbalanced pattern {pattern!r}")
 
 
+def _alternatives(text: str) -> list[str]:
+    """``text`` split at its top-level ``|`` (not inside groups or classes)."""
+    parts, depth, start, index, in_class = [], 0, 0, 0, False
+    while index < len(text):
+        char = text[index]
+        if char == "\\":
+            index += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(text[start:index])
+            start = index + 1
+        index += 1
+    parts.append(text[start:])
+    return parts
+
+
 def expand_pattern(pattern: str) -> list[str]:
-    """OpenAPI templates for a path regex: named groups become ``{name}`` and an
-    optional group ``(?:...)?`` yields one template without and one with it."""
+    """OpenAPI templates for a path regex: named groups become ``{name}``, an optional
+    group ``(?:...)?`` yields the template without and with it, alternatives yield one
+    template each, and look-arounds (conditions, not text) are dropped."""
+    results: list[str] = []
+    for alternative in _alternatives(pattern):
+        for template in _expand(alternative):
+            if template not in results:
+                results.append(template)
+    return results
+
+
+def _expand(pattern: str) -> list[str]:
     index = 0
     while index < len(pattern):
         char = pattern[index]
         if char == "\\":
             index += 2
             continue
+        if char == "[":
+            index = pattern.index("]", index + 1) + 1
+            continue
         if pattern.startswith("(?P<", index):
             end = _closing(pattern, index)
             name = pattern[index + 4 : pattern.index(">", index)]
-            return expand_pattern(pattern[:index] + "{" + name + "}" + pattern[end + 1 :])
-        if pattern.startswith("(?:", index):
-            end = _closing(pattern, index)
-            inner, rest = pattern[index + 3 : end], pattern[end + 1 :]
-            if rest.startswith("?"):
+            rest = pattern[end + 1 :]
+            if rest.startswith("?"):  # an optional named group: without, and with it
                 head = pattern[:index]
-                return expand_pattern(head + rest[1:]) + expand_pattern(head + inner + rest[1:])
-            return expand_pattern(pattern[:index] + inner + rest)
+                return _expand(head + rest[1:]) + _expand(head + "{" + name + "}" + rest[1:])
+            return _expand(pattern[:index] + "{" + name + "}" + rest)
+        if pattern.startswith(("(?=", "(?!", "(?<=", "(?<!"), index):
+            end = _closing(pattern, index)
+            return _expand(pattern[:index] + pattern[end + 1 :])
+        if pattern.startswith("(", index):
+            end = _closing(pattern, index)
+            body = pattern[index + 3 : end] if pattern.startswith("(?:", index) else pattern[index + 1 : end]
+            head, rest = pattern[:index], pattern[end + 1 :]
+            optional = rest.startswith("?")
+            if optional:
+                rest = rest[1:]
+            expanded = [head + rest] if optional else []
+            for choice in _alternatives(body):
+                expanded.append(head + choice + rest)
+            return [template for text in expanded for template in _expand(text)]
         index += 1
-    text = re.sub(r"/\?$", "", pattern).replace("/?", "/").replace("\\", "")
-    return [re.sub(r"[$^?]", "", text)]
+    return [_clean(pattern)]
 
 
-def _request_body(body_fields: dict) -> dict:
+def _clean(text: str) -> str:
+    text = text.lstrip("^").removesuffix("$")
+    text = re.sub(r"/\?$", "", text).replace("/?", "/")
+    text = text.replace("\\", "")
+    return re.sub(r"[$^?]", "", text)
+
+
+def sample_path(template: str) -> str:
+    """A concrete path for a template (each parameter replaced by a segment value)."""
+    return re.sub(r"{\w+}", "sample", template)
+
+
+# -- path items -----------------------------------------------------------------
+
+
+def path_items(view: MountView, paths: Iterable[Path], schemas: dict[str, dict]) -> dict[str, dict]:
+    """The document's path items for one backend; request schemas go into ``schemas``."""
+    items: dict[str, dict] = {}
+    for path in paths:
+        for template in expand_pattern(path.pattern):
+            _add_path_item(items, view, template, path, schemas)
+    return {key: _ordered(item) for key, item in items.items()}
+
+
+def _mount_segment(view: MountView) -> str:
+    if not view.generic:
+        return "/" + view.prefix
+    auth = "auth/" if view.prefix.startswith("auth/") else ""
+    return f"/{auth}{{{view.generic}_mount_path}}/"
+
+
+def _add_path_item(items: dict, view: MountView, relative: str, path: Path, schemas: dict) -> None:
+    template = _mount_segment(view) + relative
+    if template.endswith("/") and len(template) > 1:
+        template = template.rstrip("/")
+    params = re.findall(r"{(\w+)}", relative)
+    entry = items.setdefault(template, {"description": path.synopsis.strip()})
+    parameters = _path_parameters(path, params)
+    if view.generic:
+        parameters.append(
+            {
+                "name": f"{view.generic}_mount_path",
+                "description": "Path that the backend was mounted at",
+                "in": "path",
+                "schema": {"type": "string", "default": view.default_mount},
+                "required": True,
+            }
+        )
+    if parameters:
+        entry["parameters"] = parameters
+    if path.unauthenticated:
+        entry["x-vault-unauthenticated"] = True
+    if path.sudo:
+        entry["x-vault-sudo"] = True
+    if CREATE in path.operations or path.exists is not None:
+        entry["x-vault-createSupported"] = True
+    body_fields = {name: fld for name, fld in path.fields.items() if name not in params}
+    for op_name in path.operations:
+        method = _HTTP_METHOD.get(op_name)
+        if method is None or (method in entry and op_name != LIST):
+            continue
+        if op_name == LIST and method in entry:
+            # A path that reads and lists: one `get`, with `list` an optional query parameter.
+            entry[method].setdefault("parameters", []).insert(0, dict(_LIST_TOO))
+            continue
+        entry[method] = _operation(view, template, path, op_name, body_fields, schemas)
+
+
+def _operation(view: MountView, template: str, path: Path, op_name: str, body_fields, schemas) -> dict:
+    operation = path.operation(op_name)
+    operation_id = _operation_id(op_name, template)
+    item: dict = {
+        "summary": (operation.summary if operation and operation.summary else path.synopsis.strip()),
+        "operationId": operation_id,
+        "tags": [view.tag],
+    }
+    if op_name == LIST:
+        query = [dict(_LIST_TOO if READ in path.operations else _LIST_ONLY)]
+        item["parameters"] = query
+    elif op_name == READ and body_fields and not _writes(path):
+        # Nothing else can carry these fields: they are the query string of the `get`.
+        item["parameters"] = [_query_parameter(name, fld) for name, fld in sorted(body_fields.items())]
+    elif op_name in (UPDATE, CREATE, PATCH) and body_fields:
+        schema_name = _camel(operation_id) + "Request"
+        schemas[schema_name] = _request_schema(body_fields)
+        media = "application/merge-patch+json" if op_name == PATCH else "application/json"
+        item["requestBody"] = {
+            "required": True,
+            "content": {media: {"schema": {"$ref": f"#/components/schemas/{schema_name}"}}},
+        }
+    item["responses"] = _responses(op_name)
+    if READ in path.operations and op_name == LIST:
+        item["operationId"] = _operation_id(READ, template)
+    return item
+
+
+def _writes(path: Path) -> bool:
+    return any(op in path.operations for op in (UPDATE, CREATE, PATCH))
+
+
+def _responses(op_name: str) -> dict:
+    if op_name in (READ, LIST):
+        return {"200": {"description": "OK"}}
+    if op_name == DELETE:
+        return {"204": {"description": "empty body"}}
+    return {"200": {"description": "OK"}, "204": {"description": "empty body"}}
+
+
+def _query_parameter(name: str, fld) -> dict:
+    schema = fld.openapi_schema()
+    description = schema.pop("description", "")
+    return {"name": name, "description": description, "in": "query", "schema": schema}
+
+
+def _request_schema(body_fields: dict) -> dict:
     schema: dict = {
         "type": "object",
-        "properties": {name: field.openapi_schema() for name, field in sorted(body_fields.items())},
+        "properties": {name: fld.openapi_schema() for name, fld in sorted(body_fields.items())},
     }
-    required = sorted(name for name, field in body_fields.items() if field.required)
+    required = sorted(name for name, fld in body_fields.items() if fld.required)
     if required:
         schema["required"] = required
-    return {"content": {"application/json": {"schema": schema}}}
-
-
-def _operation(path: Path, op_name: str, path_params: list[str]) -> dict:
-    operation = path.operation(op_name)
-    item: dict = {
-        "summary": operation.summary if operation and operation.summary else path.synopsis.strip(),
-        "responses": {"200": {"description": "OK"}, "204": {"description": "empty body"}},
-    }
-    body_fields = {name: field for name, field in path.fields.items() if name not in path_params}
-    if op_name in (UPDATE, CREATE, PATCH) and body_fields:
-        item["requestBody"] = _request_body(body_fields)
-    if op_name == LIST:
-        item["parameters"] = [
-            {"name": "list", "in": "query", "required": True, "schema": {"type": "string", "enum": ["true"]}}
-        ]
-    return item
+    return schema
 
 
 def _path_parameters(path: Path, names: list[str]) -> list[dict]:
     return [
         {
             "name": name,
-            "in": "path",
-            "required": True,
             "description": path.fields[name].description if name in path.fields else "",
+            "in": "path",
             "schema": {"type": "string"},
+            "required": True,
         }
         for name in names
     ]
 
 
-def path_items(mount_path: str, paths: Iterable[Path]) -> dict[str, dict]:
-    items: dict[str, dict] = {}
-    for path in paths:
-        for template in expand_pattern(path.pattern):
-            _add_path_item(items, "/" + mount_path + template, path)
-    return items
+def _operation_id(op_name: str, template: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", template)
+    return "-".join([_VERB[op_name], *(word.lower() for word in words)])
 
 
-def _add_path_item(items: dict[str, dict], template: str, path: Path) -> None:
-    """Add one declaration's operations under ``template``; LIST goes to the
-    trailing-slash form, as Vault documents it."""
-    params = re.findall(r"{(\w+)}", template)
-    for op_name in path.operations:
-        if op_name == LIST:
-            target, method = template.rstrip("/") + "/", "get"
-        else:
-            target, method = template, _HTTP_METHOD.get(op_name)
-        if method is None:
-            continue
-        entry = items.setdefault(target, {"description": path.synopsis.strip()})
-        if params:
-            entry["parameters"] = _path_parameters(path, params)
-        if path.unauthenticated:
-            entry["x-vault-unauthenticated"] = True
-        if path.sudo:
-            entry["x-vault-sudo"] = True
-        entry.setdefault(method, _operation(path, op_name, params))
+def _camel(operation_id: str) -> str:
+    return "".join(word.capitalize() for word in operation_id.split("-"))
 
 
-def document(path_items_by_mount: dict[str, dict], version: str) -> dict:
-    paths: dict[str, dict] = {}
-    for items in path_items_by_mount.values():
-        paths.update(items)
+def _ordered(item: dict) -> dict:
+    """Vault's key order: description, parameters, extensions, then the methods."""
+    head = {key: value for key, value in item.items() if key not in _METHOD_ORDER}
+    return {**head, **{method: item[method] for method in _METHOD_ORDER if method in item}}
+
+
+# -- the document ------------------------------------------------------------------
+
+
+def document(paths: dict[str, dict], schemas: dict[str, dict], version: str) -> dict:
     return {
         "openapi": "3.0.2",
         "info": {
-            "title": "vaultlet",
-            "description": "HTTP API that gives you full access to vaultlet (Vault-compatible).",
+            "title": TITLE,
+            "description": DESCRIPTION,
             "version": version,
-            "license": {"name": "MPL-2.0"},
+            "license": {"name": "Mozilla Public License 2.0", "url": "https://www.mozilla.org/en-US/MPL/2.0"},
         },
         "paths": dict(sorted(paths.items())),
-        "components": {"schemas": {}},
+        "components": {"schemas": dict(sorted(schemas.items()))},
     }
+
+
+def backend_document(paths: Iterable[Path], tag: str, version: str) -> dict:
+    """The document of one backend's paths, relative to its mount (``?help=1`` answers)."""
+    schemas: dict[str, dict] = {}
+    items = path_items(MountView(prefix="", tag=tag), paths, schemas)
+    return document(items, schemas, version)

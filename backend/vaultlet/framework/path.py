@@ -61,11 +61,25 @@ class Path:
             return None
         return op if isinstance(op, Operation) else Operation(op)
 
-    def help_text(self) -> str:
-        lines = [self.synopsis.strip(), "", self.description.strip()]
+    def help_text(self, request_path: str) -> str:
+        """Vault's help text of a path (``?help=1``, ``bao path-help``), in its layout."""
+        synopsis = self.synopsis.strip()
+        lines = [f"Request:        {request_path}", f"Matching Route: ^{self.pattern}$", "", synopsis, ""]
         if self.fields:
-            lines += ["", "## PARAMETERS", ""]
+            lines.append("## PARAMETERS")
             for name, fld in sorted(self.fields.items()):
-                lines.append(f"{name} ({fld.type.name})")
-                lines.append(f"    {fld.description}")
-        return "\n".join(lines).strip() + "\n"
+                description = fld.description.strip() or "<no description>"
+                lines += ["", f"    {name} ({_HELP_TYPES.get(fld.type.name, fld.type.name)})", ""]
+                lines += [f"        {line}" if line else "" for line in description.splitlines()]
+        lines += ["", "## DESCRIPTION", "", self.description.strip() or synopsis]
+        return "\n".join(lines)
+
+
+# Vault's names of field types in help text.
+_HELP_TYPES = {
+    "lowercase_string": "lowercase string",
+    "duration": "duration (sec)",
+    "comma_string_slice": "slice",
+    "string_slice": "slice",
+    "kv_pairs": "keypair",
+}

@@ -99,6 +99,11 @@ class Barrier:
     def sealed(self) -> bool:
         return self._ciphers is None
 
+    @property
+    def active_term(self) -> int:
+        """The keyring term new values are encrypted under (sys/key-status)."""
+        return self._active_term
+
     def initialized(self) -> bool:
         return self.storage.get(KEYRING_KEY) is not None
 

@@ -42,12 +42,21 @@ def health_read(backend, request, fields) -> Response:
     elif "seal_error" in (seal_status := core.seal_status()):
         body["seal_error"] = seal_status["seal_error"]
     if not initialized:
-        status = fields["uninitcode"]
+        status = _status_code(fields, "uninitcode")
     elif sealed:
-        status = fields["sealedcode"]
+        status = _status_code(fields, "sealedcode")
     else:
-        status = fields["activecode"]
+        status = _status_code(fields, "activecode")
     return Response(raw=body, status=status)
+
+
+def _status_code(fields, name: str) -> int:
+    """The status code asked for. OpenBao drops the connection for one HTTP cannot carry
+    (Go's net/http panics); vaultlet says so instead, and keeps to codes with a body."""
+    code = fields[name]
+    if not 200 <= code <= 599:
+        raise UserError(f"{name} must be an HTTP status code between 200 and 599")
+    return code
 
 
 def seal_status_read(backend, request, fields) -> Response:

@@ -3,12 +3,14 @@ sys/internal/specs/openapi."""
 
 from __future__ import annotations
 
+import re
+
 from vaultlet import SERVER_VERSION
 from vaultlet.core.authorization import has_access_under
 from vaultlet.core.mounts import AUTH_CLASS
 from vaultlet.errors import PermissionDenied
 from vaultlet.framework import openapi
-from vaultlet.framework.fields import STRING, Field
+from vaultlet.framework.fields import BOOL, STRING, Field
 from vaultlet.framework.path import Path
 from vaultlet.framework.request import READ, Response
 
@@ -81,12 +83,44 @@ def _caller(core, request, *, required: bool):
 
 
 def openapi_read(backend, request, fields) -> Response:
-    router = backend.core.router
-    by_mount = {}
-    for entry in router.all_entries():
-        mounted = router.backend(entry)
-        by_mount[entry.full_path] = openapi.path_items(entry.full_path, mounted.paths)
-    return Response(raw=openapi.document(by_mount, SERVER_VERSION))
+    """The document of every mount the caller may see, as Vault builds it: the mounts
+    ``sys/internal/ui/mounts`` would list (any capability under the mount; without a
+    token, those with ``listing_visibility = "unauth"``), each backend's declared paths."""
+    core = backend.core
+    _caller(core, request, required=False)  # a token that is not one (here): refused, as in Vault
+    generic = fields["generic_mount_paths"]
+    paths: dict[str, dict] = {}
+    schemas: dict[str, dict] = {}
+    for entry in core.router.all_entries():
+        if not _visible(core, request, entry):
+            continue
+        view = openapi.MountView(
+            prefix=entry.full_path,
+            tag=_tag(entry),
+            generic=re.sub(r"\W", "_", entry.path.strip("/")) if generic and not _builtin(entry) else "",
+            default_mount=entry.path.strip("/"),
+        )
+        for template, item in openapi.path_items(view, core.router.backend(entry).paths, schemas).items():
+            paths.setdefault(template, item)
+    return Response(raw=openapi.document(paths, schemas, SERVER_VERSION))
+
+
+def _visible(core, request, entry) -> bool:
+    token = request.token
+    if token is None:
+        return entry.listing_visibility == "unauth"
+    return _has_access(core, token, entry.full_path)
+
+
+def _builtin(entry) -> bool:
+    """Mounts whose place is fixed (Vault keeps them literal with generic_mount_paths)."""
+    return entry.uuid in ("system", "token", "cubbyhole")
+
+
+def _tag(entry) -> str:
+    if entry.uuid == "system":
+        return "system"
+    return "auth" if entry.mount_class == AUTH_CLASS else "secrets"
 
 
 PATHS = [
@@ -110,8 +144,14 @@ PATHS = [
     ),
     Path(
         pattern="internal/specs/openapi",
-        fields={"generic_mount_paths": Field(STRING, "Accepted for compatibility")},
+        fields={
+            "generic_mount_paths": Field(
+                BOOL, "Use generic mount paths ({<mount>_mount_path}) instead of the mounts' real paths"
+            ),
+            "context": Field(STRING, "Context string appended to every operationId (accepted, unused)"),
+        },
         operations={READ: openapi_read},
+        unauthenticated=True,  # the handler filters by the caller's token itself
         synopsis="The OpenAPI document of every mounted backend, generated from the path declarations.",
     ),
 ]
