@@ -51,7 +51,7 @@ class MountEntry:
 
     def describe(self) -> dict[str, Any]:
         """The per-mount object of ``GET sys/mounts`` (Vault's field set)."""
-        return {
+        described = {
             "accessor": self.accessor,
             "config": {
                 "default_lease_ttl": self.default_lease_ttl,
@@ -70,6 +70,10 @@ class MountEntry:
             "type": self.type,
             "uuid": self.uuid,
         }
+        if self.mount_class == AUTH_CLASS:
+            # What logins through this method issue (tokenutil.login_token_type).
+            described["config"]["token_type"] = self.config.get("token_type") or "default-service"
+        return described
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)

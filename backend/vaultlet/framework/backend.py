@@ -142,8 +142,14 @@ class Backend:
             operation = path.operation(CREATE)
         if operation is None:
             raise UnsupportedOperation()
-        # URL parameters win over body parameters of the same name, as in Vault.
+        # URL parameters win over body parameters of the same name, as in Vault (and with its warning).
         fields, warnings = path.validator({**request.data, **params})
+        replaced = sorted(name for name in params if name in request.data)
+        if replaced:
+            warnings.append(
+                "Endpoint replaced the value of these parameters with the values captured from the "
+                f"endpoint's path: [{' '.join(replaced)}]"
+            )
         response = as_response(operation.handler(self, request, fields))
         response.warnings = warnings + response.warnings
         return response

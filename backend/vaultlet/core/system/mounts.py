@@ -15,6 +15,7 @@ from vaultlet.core.mounts import (
 from vaultlet.core.router import CUBBYHOLE_ENTRY
 from vaultlet.durations import DurationError, parse_duration
 from vaultlet.engines import registry
+from vaultlet.engines.auth.tokenutil import DEFAULT_MOUNT_TOKEN_TYPE, MOUNT_TOKEN_TYPES
 from vaultlet.engines.secrets.kv import KV_TYPES, kv_version
 from vaultlet.errors import UserError
 from vaultlet.framework.fields import BOOL, MAP, STRING, Field
@@ -67,6 +68,21 @@ def _ttl_config(raw: dict[str, Any], current: dict[str, Any] | None = None) -> d
     return config
 
 
+def _token_type_config(config: dict[str, Any], raw: dict[str, Any], mount_class: str, tuning: bool):
+    """An auth mount's ``token_type`` (the type its logins issue; see tokenutil): checked and
+    kept. A secrets mount ignores it when enabled and refuses it when tuned, as Vault does."""
+    value = raw.get("token_type")
+    if value is None:
+        return config
+    if mount_class != AUTH_CLASS:
+        if tuning:
+            raise UserError("'token_type' can only be modified on auth mounts")
+        return config
+    if value not in ("", *MOUNT_TOKEN_TYPES):
+        raise UserError("invalid value for 'token_type'")
+    return {**config, "token_type": value or DEFAULT_MOUNT_TOKEN_TYPE}
+
+
 def _check_mountable(path: str, mount_class: str) -> None:
     if mount_class == SECRET_CLASS and path.startswith(PROTECTED_PREFIXES):
         raise UserError(f"cannot mount '{path}' as it is a reserved path")
@@ -93,7 +109,7 @@ def _enable(backend, fields, mount_class: str) -> None:
         mount_class=mount_class,
         description=fields["description"],
         accessor=new_accessor(accessor_prefix),
-        config=_ttl_config(fields["config"]),
+        config=_token_type_config(_ttl_config(fields["config"]), fields["config"], mount_class, False),
         options=options,
         local=fields["local"],
         seal_wrap=fields["seal_wrap"],
@@ -189,13 +205,17 @@ def tune_read(backend, request, fields) -> Response:
         "force_no_cache": bool(entry.config.get("force_no_cache", False)),
         "options": entry.options,
     }
+    if entry.mount_class == AUTH_CLASS:
+        data["token_type"] = entry.config.get("token_type") or DEFAULT_MOUNT_TOKEN_TYPE
     return Response(data=data, data_at_top_level=True)
 
 
 def tune_write(backend, request, fields) -> None:
     entry, table = _tunable_entry(backend, request, fields["path"])
     raw = {key: fields.raw.get(key) for key in (*_TTL_KEYS, "force_no_cache")}
-    entry.config = _ttl_config(raw, entry.config)
+    if "token_type" in fields and entry.type == "token":
+        raise UserError("'token_type' cannot be set for 'token' or 'ns_token' auth mounts")
+    entry.config = _token_type_config(_ttl_config(raw, entry.config), fields.raw, entry.mount_class, True)
     if "description" in fields:
         entry.description = fields["description"]
     if "options" in fields and fields["options"]:
@@ -235,6 +255,7 @@ _TUNE_FIELDS = {
     "description": Field(STRING, "User-friendly description of this mount"),
     "force_no_cache": Field(BOOL, "Accepted for compatibility"),
     "options": Field(MAP, "Engine-specific options"),
+    "token_type": Field(STRING, "Auth mounts: the type of token logins issue (default-service, ...)"),
 }
 
 PATHS = [
