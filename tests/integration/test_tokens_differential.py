@@ -52,6 +52,14 @@ DELIBERATE = {
     "token create -type=batch -period": (2, 0),
 }
 
+SECOND_BOUNDARY = {"renew-self at once"}
+
+
+def _one_second_nearer(warning: str) -> bool:
+    durations = [parse_go_duration(d) for d in _QUOTED_DURATION.findall(warning) if d]
+    return len(durations) == 2 and durations[0] - durations[1] == 1
+
+
 TOKEN_POLICY = """
 path "auth/token/*" { capabilities = ["create", "read", "update", "list", "sudo"] }
 path "cubbyhole/*" { capabilities = ["create", "read", "update", "list"] }
@@ -135,6 +143,12 @@ class Session:
         if label in DELIBERATE:
             assert status == DELIBERATE[label][self.target.kind == "openbao"], (label, status, parsed)
             self.answers.append((label, "deliberately different"))
+        elif label in SECOND_BOUNDARY:
+            # Either server may cross a second boundary between the create and the renewal (then
+            # both, rightly, warn of a cap one second nearer): only a bigger cap is a difference.
+            # tests/unit/test_batch_tokens.py pins the exact rule with a controlled clock.
+            warnings = [w for w in (parsed or {}).get("warnings") or [] if not _one_second_nearer(w)]
+            self.answers.append((label, normalised(status, {**(parsed or {}), "warnings": warnings})))
         else:
             self.answers.append((label, normalised(status, parsed)))
         return parsed or {}
@@ -500,9 +514,11 @@ def mount_token_types(s: Session, name: str) -> None:
     s.step(
         "limited secret id", "POST", f"auth/{name}-3/role/lim/secret-id", {}, save={"sid": "data.secret_id"}
     )
-    s.step(
+    limited = s.step(
         "limited login", "POST", f"auth/{name}-3/login", {"role_id": "$rid", "secret_id": "$sid"}, token=None
     )
+    # Both: a batch token whose one TTL is the role's period (compared by status above).
+    assert (limited["auth"]["token_type"], limited["auth"]["lease_duration"]) == ("batch", 3600), limited
 
 
 def test_auth_mount_token_types_answer_as_openbao(server, openbao):

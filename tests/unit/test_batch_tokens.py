@@ -13,7 +13,7 @@ import time
 import pytest
 
 from vaultlet.core.core import Core, CoreConfig
-from vaultlet.core.tokens import BATCH_PREFIX
+from vaultlet.core.tokens import BATCH_PREFIX, TokenRequest
 from vaultlet.engines import registry
 from vaultlet.errors import PermissionDenied, UserError
 from vaultlet.framework.backend import Backend, SecretType
@@ -150,3 +150,27 @@ def test_batch_tokens_cannot_be_renewed_revoked_or_make_tokens(core):
     with pytest.raises(UserError, match="batch tokens cannot be revoked"):
         call(core, UPDATE, "auth/token/revoke", {"token": token})
     assert core.tokens.lookup(token) is not None
+
+
+# -- renewal warnings (service tokens), with a controlled clock --------------------------------
+
+
+def test_a_renewal_in_the_creation_second_is_not_capped_by_a_fraction(core, monkeypatch):
+    """Vault's CalculateTTL truncates both instants to the second: renewing a default-TTL token
+    at once gets the full TTL and no warning; a second later, the cap is one second nearer."""
+    clock = [1_000_000.3]
+    monkeypatch.setattr("vaultlet.core.tokens.time.time", lambda: clock[0])
+    _, entry, _ = core.tokens.create(None, core_request(core))
+    clock[0] = 1_000_000.9
+    renewed, warnings = core.tokens.renew(entry, 0)
+    assert warnings == [] and renewed.ttl == 768 * 3600
+    clock[0] = 1_000_001.1
+    renewed, warnings = core.tokens.renew(entry, 0)
+    assert renewed.ttl == 768 * 3600 - 1
+    assert warnings == [
+        'TTL of "768h" exceeded the effective max_ttl of "767h59m59s"; TTL value is capped accordingly'
+    ]
+
+
+def core_request(core):
+    return TokenRequest(policies=["reader"])
