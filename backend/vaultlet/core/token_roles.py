@@ -73,7 +73,12 @@ class TokenRole:
 
 def load_role(backend, name: str) -> TokenRole | None:
     record = backend.storage.get(ROLE_PREFIX + name.lower())
-    return TokenRole(**record) if record else None
+    if not record:
+        return None
+    role = TokenRole(**record)
+    if role.token_type in ("default", ""):
+        role.token_type = "default-service"  # as older vaultlet versions stored Vault's default
+    return role
 
 
 # -- policies of a token created through a role --------------------------------

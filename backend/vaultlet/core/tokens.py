@@ -218,7 +218,8 @@ class TokenStore:
     # -- batch tokens --------------------------------------------------------
 
     def _encode_batch(self, entry: TokenEntry) -> str:
-        # Positional and compact (a client sends it with every request); see _BATCH_FIELDS.
+        # Positional and compact: a client sends the token with every request (_decode_batch
+        # reads the same order).
         payload = [
             entry.policies,
             entry.parent,

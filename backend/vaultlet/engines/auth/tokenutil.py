@@ -85,6 +85,8 @@ class TokenSettings:
             self.token_type = adjusted
         elif "token_type" in fields:
             self.token_type = fields["token_type"]
+        elif self.token_type in ("", "default-service"):
+            self.token_type = "default"  # what older vaultlet versions stored for Vault's default
         for name in _token_field_names():
             if name == "token_type":
                 continue
