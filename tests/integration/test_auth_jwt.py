@@ -91,6 +91,29 @@ def test_hvac_login_token_has_the_roles_policies_ttl_and_metadata(vault, root, i
     assert renewed["lease_duration"] <= 3600  # capped at token_max_ttl
 
 
+def test_batch_tokens_from_the_role_or_the_mount(vault, root, issuer):
+    """Issue 9, defect 7: a role's token_type=batch, or the mount's (sys/auth tune), makes the
+    login issue a batch token: not stored, not renewable, still good for reads."""
+    role = _role(root, token_policies=["deployer"], token_ttl="10m", token_type="batch")
+    auth = ok(_login(vault, role, issuer.token()))["auth"]
+    assert auth["token_type"] == "batch" and auth["accessor"] == "" and auth["renewable"] is False
+    assert auth["client_token"].startswith("hvb.") and auth["lease_duration"] == 600
+    batch = hvac.Client(url=vault.address, token=auth["client_token"])
+    assert batch.lookup_token()["data"]["type"] == "batch"
+    with pytest.raises(hvac.exceptions.InvalidRequest, match="batch tokens cannot be renewed"):
+        batch.auth.token.renew_self()
+    service_role = _role(root, token_policies=["deployer"], token_type="service")
+    ok(http(vault, "POST", "sys/auth/jwt/tune", {"token_type": "batch"}))
+    try:
+        forced = ok(_login(vault, service_role, issuer.token()))["auth"]
+        assert forced["token_type"] == "batch"  # the mount's "batch" overrides the role's
+        ok(http(vault, "POST", "sys/auth/jwt/tune", {"token_type": "default-batch"}))
+        assert ok(_login(vault, service_role, issuer.token()))["auth"]["token_type"] == "service"
+    finally:
+        ok(http(vault, "POST", "sys/auth/jwt/tune", {"token_type": ""}))
+    assert ok(_login(vault, service_role, issuer.token()))["auth"]["token_type"] == "service"
+
+
 def test_default_role_is_used_when_the_login_names_none(vault, root, issuer):
     ok(http(vault, "POST", "sys/auth/with-default", {"type": "jwt"}))
     role = unique("fallback")
@@ -439,9 +462,9 @@ def test_every_token_field_of_the_role_shapes_the_token(vault, root, issuer):
         vault,
         "POST",
         f"auth/jwt/role/{unique('batch')}",
-        {"role_type": "jwt", "user_claim": "sub", "bound_subject": "x", "token_type": "batch"},
+        {"role_type": "jwt", "user_claim": "sub", "bound_subject": "x", "token_type": "default-batch"},
     )
-    assert status == 400 and "batch" in body["errors"][0]
+    assert status == 400 and body["errors"] == ["invalid 'token_type' value \"default-batch\""]
 
 
 def test_an_unreachable_issuer_fails_logins_cleanly(vault, root, issuer):

@@ -123,6 +123,24 @@ def test_hvac_login_for_the_bound_account_calls_the_token_review(kube, vault, cl
     assert me["display_name"] == "kubernetes-prod-eu-my-app" and me["path"] == "auth/kubernetes/login"
 
 
+def test_a_batch_token_role_logs_in_with_a_batch_token(kube, vault, client):
+    """Issue 9, defect 7: token_type=batch on the role (tokenutil) makes the login a batch token."""
+    root = hvac.Client(url=vault.address, token=vault.root_token)
+    role = f"{ROLE}-batch"
+    root.auth.kubernetes.create_role(
+        role,
+        bound_service_account_names=[ROLE],
+        bound_service_account_namespaces=["prod-*"],
+        policies=["app"],
+        ttl="20m",
+        token_type="batch",
+    )
+    login = client.auth.kubernetes.login(role, kube.issue_token(kube.service_account("prod-b", ROLE)))["auth"]
+    assert login["token_type"] == "batch" and login["accessor"] == "" and login["renewable"] is False
+    assert login["lease_duration"] == 1200 and login["orphan"] is True
+    assert client.auth.token.lookup_self()["data"]["type"] == "batch"
+
+
 def test_bao_cli_login_with_a_legacy_secret_token(kube, vault):
     account = kube.service_account("staging", ROLE)
     token = kube.issue_token(account, legacy=True, secret_name="my-app-token-q2w3e")

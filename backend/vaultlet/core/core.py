@@ -457,7 +457,7 @@ class Core:
             if ROOT_POLICY in [p.strip().lower() for p in token_request.policies or []]:
                 raise UserError("auth methods cannot create root tokens")
         token_id, entry, warnings = self.tokens.create(parent, token_request)
-        telemetry.token_created(request.mount_type, request.mount_path, entry.ttl, "service")
+        telemetry.token_created(request.mount_type, request.mount_path, entry.ttl, entry.type)
         response.auth = self.tokens.auth_block(entry, token_id)
         response.warnings.extend(warnings)
         return entry

@@ -24,6 +24,9 @@ _DEPRECATED_READ = (
 
 def _key(backend, request, path: str) -> str:
     """The record of ``path`` in the caller's own cubbyhole (relative to the core's store)."""
+    if request.token.is_batch:
+        # Nothing would ever delete it: a batch token is not stored, so never revoked.
+        raise UserError("cubbyhole operations are only supported by 'service' type tokens")
     return cubbyhole_prefix(request.token.hash) + path
 
 

@@ -108,12 +108,18 @@ class ExpirationManager:
         default_ttl = mount.default_lease_ttl or self.core.config.default_lease_ttl
         mount_max = mount.max_lease_ttl or self.core.config.max_lease_ttl
         max_ttl = min(secret.max_ttl or mount_max, mount_max)
+        now = time.time()
+        token = request.token
         ttl = secret.ttl or default_ttl
         if ttl > max_ttl:
             if secret.ttl:
                 response.add_warning(_capped_warning(ttl, max_ttl))
             ttl = max_ttl
-        now = time.time()
+        if token is not None and token.is_batch and token.expire_time is not None:
+            # A batch token cannot be revoked: its leases end when it does, renewals included
+            # (Vault's rule; silently, as there).
+            remaining = max(1, int(token.expire_time - now))
+            ttl, max_ttl = min(ttl, remaining), min(max_ttl, remaining)
         lease_id = f"{request.path.rstrip('/')}/{secret.lease_id_suffix or _random_id()}"
         data = {
             "kind": SECRET_LEASE_KIND,
@@ -125,7 +131,8 @@ class ExpirationManager:
             {
                 "lease_id": lease_id,
                 "mount_uuid": mount.uuid,
-                "token_hash": request.token.hash if request.token is not None else None,
+                # Revoked with this token; a batch token's with its parent (none for an orphan).
+                "token_hash": token.lease_owner if token is not None else None,
                 "issue_time": now,
                 "expire_time": now + ttl,
                 "max_expire_time": now + max_ttl,

@@ -99,6 +99,9 @@ class MountEntry:
             "max_lease_ttl": self.max_lease_ttl,
             **self.extra_settings(),
         }
+        if self.mount_class == AUTH_CLASS:
+            # What logins through this method issue (tokenutil.login_token_type).
+            config["token_type"] = self.config.get("token_type") or "default-service"
         described = {
             "accessor": self.accessor,
             "config": dict(sorted(config.items())),

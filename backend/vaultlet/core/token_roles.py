@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from vaultlet.core.cidr import parse_cidrs
-from vaultlet.core.tokens import DEFAULT_POLICY, TokenEntry, normalize_policies
+from vaultlet.core.tokens import BATCH_TOKEN, DEFAULT_POLICY, SERVICE_TOKEN, TokenEntry, normalize_policies
 from vaultlet.errors import NotFound, UserError
 from vaultlet.framework.fields import BOOL, COMMA_STRING_SLICE, DURATION, INT, STRING, Field
 from vaultlet.framework.path import GENERIC_NAME, Path, named
@@ -22,7 +22,10 @@ from vaultlet.framework.request import DELETE, LIST, READ, UPDATE, Response, lis
 ROLE_PREFIX = "roles/"
 _PATH_SUFFIX = re.compile(r"\w[\w\-.]+\w")
 _PATH_SUFFIX_SHOWN = r"\w[\w-.]+\w"  # as Vault prints its (Go) pattern
-SERVICE_TOKEN_TYPES = ("default-service", "service", "default", "")
+# A role's token_type: "service"/"batch" force the type, "default-*" is used when the
+# create request names none. (Vault stores "default" as "default-service" and refuses it
+# when written.)
+ROLE_TOKEN_TYPES = ("service", "batch", "default-service", "default-batch")
 
 
 @dataclass
@@ -61,12 +64,21 @@ class TokenRole:
         data = asdict(self)
         if not self.bound_cidrs:
             del data["bound_cidrs"]
+        if not self.token_bound_cidrs:
+            del data["token_bound_cidrs"]  # Vault omits an unset list
+        if not self.token_num_uses:
+            del data["token_num_uses"]  # and an unlimited use count
         return dict(sorted(data.items()))
 
 
 def load_role(backend, name: str) -> TokenRole | None:
     record = backend.storage.get(ROLE_PREFIX + name.lower())
-    return TokenRole(**record) if record else None
+    if not record:
+        return None
+    role = TokenRole(**record)
+    if role.token_type in ("default", ""):
+        role.token_type = "default-service"  # as older vaultlet versions stored Vault's default
+    return role
 
 
 # -- policies of a token created through a role --------------------------------
@@ -99,6 +111,17 @@ def role_policies(
         if policy in role.disallowed_policies or _glob_any(role.disallowed_policies_glob, policy):
             raise UserError(f'token policy "{policy}" is disallowed by this role')
     return final
+
+
+def role_token_type(role: TokenRole, requested: str) -> str:
+    """The type of a token created through ``role`` when the request asks for ``requested``."""
+    if role.token_type in (SERVICE_TOKEN, BATCH_TOKEN):
+        return role.token_type
+    return requested or role.token_type.removeprefix("default-")
+
+
+def glob_any(patterns: list[str], value: str) -> bool:
+    return _glob_any(patterns, value)
 
 
 def _glob_any(patterns: list[str], value: str) -> bool:
@@ -176,8 +199,29 @@ def _validate(role: TokenRole) -> None:
         raise UserError("error: path_suffix cannot contain '..'")
     if role.token_num_uses < 0:
         raise UserError("'token_num_uses' cannot be negative")
-    if role.token_type not in SERVICE_TOKEN_TYPES:
-        raise UserError(f'token type "{role.token_type}" is not supported: vaultlet issues service tokens')
+    if role.token_type not in ROLE_TOKEN_TYPES:
+        raise UserError(f"invalid 'token_type' value {json.dumps(role.token_type)}")
+    if role.token_type == BATCH_TOKEN:
+        _validate_batch(role)
+
+
+def _validate_batch(role: TokenRole) -> None:
+    """A role that forces batch tokens must not promise what a batch token cannot be (Vault's
+    checks, in its order)."""
+    problem = (
+        "non-orphan"
+        if not role.orphan
+        else "periodic"
+        if role.token_period or role.period
+        else "renewable"
+        if role.renewable
+        else "explicit max TTL"
+        if role.token_explicit_max_ttl or role.explicit_max_ttl
+        else None
+    )
+    if problem:
+        shown = "tokens with an explicit max TTL" if problem == "explicit max TTL" else f"{problem} tokens"
+        raise UserError(f"'token_type' cannot be 'batch' when role is set to generate {shown}")
 
 
 def role_delete(backend, request, fields) -> None:
@@ -205,7 +249,11 @@ _ROLE_FIELDS = {
     "bound_cidrs": Field(COMMA_STRING_SLICE, "Deprecated alias of token_bound_cidrs"),
     "token_no_default_policy": Field(BOOL, "Do not add the default policy"),
     "token_num_uses": Field(INT, "Uses per token (0 = unlimited)"),
-    "token_type": Field(STRING, 'Token type; vaultlet issues "service" tokens', default="default-service"),
+    "token_type": Field(
+        STRING,
+        'Token type: "service", "batch", "default-service" or "default-batch"',
+        default="default-service",
+    ),
     "allowed_entity_aliases": Field(COMMA_STRING_SLICE, "Accepted for compatibility (no identity store)"),
 }
 

@@ -7,8 +7,11 @@ credentials. Accessors are indexed the same way.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import json
 import secrets
 import string
 import time
@@ -16,8 +19,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from vaultlet.durations import format_go_duration
+from vaultlet.durations import format_human
 from vaultlet.errors import PermissionDenied, UserError
+from vaultlet.storage.barrier import BarrierError
 
 if TYPE_CHECKING:
     from vaultlet.core.core import Core
@@ -34,6 +38,17 @@ RESPONSE_WRAPPING_POLICY = "response-wrapping"
 # with the token.
 CUBBYHOLE_PREFIX = "cubbyhole/"
 _BASE62 = string.ascii_letters + string.digits
+
+SERVICE_TOKEN = "service"
+BATCH_TOKEN = "batch"
+SERVICE_PREFIX = "hvs."
+# Vault's prefix for batch tokens (OpenBao 2.x writes "b."): the rest is the token entry,
+# encrypted and authenticated under the barrier's keyring. Nothing is stored for them.
+BATCH_PREFIX = "hvb."
+# The associated data of a batch token's ciphertext: no stored record can pass for one.
+_BATCH_AAD = "token/batch"
+MAX_SERVICE_TOKEN_LENGTH = 512
+MAX_BATCH_TOKEN_LENGTH = 8192
 
 
 def random_base62(length: int) -> str:
@@ -68,6 +83,20 @@ class TokenEntry:
     bound_cidrs: list[str] = field(default_factory=list)
     last_renewal: float | None = None
     lease_id: str = ""
+    role: str = ""  # the token role it was created through
+
+    @property
+    def is_batch(self) -> bool:
+        return self.type == BATCH_TOKEN
+
+    @property
+    def lease_owner(self) -> str | None:
+        """Whose revocation takes the leases this token creates: its own, or for a batch
+        token (which cannot be revoked) its parent's; an orphan batch token's leases
+        only expire (Vault's rule)."""
+        if self.is_batch:
+            return self.parent or None
+        return self.hash
 
     @property
     def is_root(self) -> bool:
@@ -120,6 +149,8 @@ class TokenRequest:
     # response-wrapping policy, and its TTL is the requested one even above the system
     # maximum (as in OpenBao).
     wrapping: bool = False
+    type: str = SERVICE_TOKEN
+    role: str = ""
 
 
 def cubbyhole_prefix(token_hash: str) -> str:
@@ -162,12 +193,75 @@ class TokenStore:
 
     def lookup(self, token_id: str | None, now: float | None = None) -> TokenEntry | None:
         """The live entry for a client token, or None (unknown, expired, used up)."""
-        if not token_id or len(token_id) > 512:
+        if not token_id:
+            return None
+        if token_id.startswith(BATCH_PREFIX):
+            return self._lookup_batch(token_id, now or time.time())
+        if len(token_id) > MAX_SERVICE_TOKEN_LENGTH:
             return None
         entry = self.get_by_hash(self.hash(token_id))
         if entry is None or entry.expired(now or time.time()):
             return None
         return entry
+
+    def _lookup_batch(self, token_id: str, now: float) -> TokenEntry | None:
+        """A batch token is valid while it decrypts, has not expired and its parent lives."""
+        entry = self._decode_batch(token_id)
+        if entry is None or entry.expired(now):
+            return None
+        if entry.parent:
+            parent = self.get_by_hash(entry.parent)
+            if parent is None or parent.expired(now):
+                return None  # revoking the parent revoked this token too
+        return entry
+
+    # -- batch tokens --------------------------------------------------------
+
+    def _encode_batch(self, entry: TokenEntry) -> str:
+        # Positional and compact: a client sends the token with every request (_decode_batch
+        # reads the same order).
+        payload = [
+            entry.policies,
+            entry.parent,
+            int(entry.creation_time),
+            entry.ttl,
+            entry.path,
+            entry.display_name,
+            entry.meta,
+            entry.role,
+            entry.bound_cidrs,
+        ]
+        plaintext = json.dumps(payload, separators=(",", ":")).encode()
+        blob = self.core.barrier.encrypt(_BATCH_AAD, plaintext)
+        return BATCH_PREFIX + base64.urlsafe_b64encode(blob).decode().rstrip("=")
+
+    def _decode_batch(self, token_id: str) -> TokenEntry | None:
+        if len(token_id) > MAX_BATCH_TOKEN_LENGTH:
+            return None
+        body = token_id[len(BATCH_PREFIX) :]
+        try:
+            blob = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            values = json.loads(self.core.barrier.decrypt(_BATCH_AAD, blob))
+            policies, parent, created, ttl, path, display, meta, role, cidrs = values
+        except (BarrierError, binascii.Error, ValueError, TypeError):
+            return None  # forged, damaged or from another installation
+        return TokenEntry(
+            hash=self.hash(token_id),
+            accessor="",
+            policies=list(policies),
+            parent=parent,
+            meta=dict(meta),
+            display_name=display,
+            creation_time=float(created),
+            creation_ttl=ttl,
+            ttl=ttl,
+            expire_time=float(created + ttl) if ttl else None,
+            renewable=False,
+            path=path,
+            type=BATCH_TOKEN,
+            bound_cidrs=list(cidrs),
+            role=role,
+        )
 
     def lookup_accessor(self, accessor: str) -> TokenEntry | None:
         record = self.store.get(ACCESSOR_PREFIX + self.hash(accessor))
@@ -195,20 +289,21 @@ class TokenStore:
         if parent is not None:
             warnings += self._missing_policy_warnings(policies)
         now = time.time()
+        if request.type == BATCH_TOKEN:
+            return self._create_batch(parent, request, policies, now, warnings)
         ttl, max_expire = self._initial_ttl(request, policies, now, warnings)
-        token_id = request.token_id or ("hvs." + random_base62(24))
+        token_id = request.token_id or (SERVICE_PREFIX + random_base62(24))
         token_hash = self.hash(token_id)
         if self.store.get(TOKEN_PREFIX + token_hash) is not None:
             raise UserError("cannot create a token with a duplicate ID")
         accessor = random_base62(24)
-        display = request.display_name.strip()
         entry = TokenEntry(
             hash=token_hash,
             accessor=accessor,
             policies=policies,
             parent="" if (request.orphan or parent is None) else parent.hash,
             meta=dict(request.meta),
-            display_name=f"{request.display_prefix}-{display}" if display else request.display_prefix,
+            display_name=_display_name(request.display_prefix, request.display_name),
             num_uses=request.num_uses,
             creation_time=now,
             creation_ttl=ttl,
@@ -220,6 +315,7 @@ class TokenStore:
             renewable=request.renewable and ttl > 0,
             path=request.path,
             bound_cidrs=list(request.bound_cidrs),
+            role=request.role,
         )
         if ttl:
             entry.lease_id = f"{request.path}/h{token_hash}"
@@ -232,6 +328,40 @@ class TokenStore:
             records[f"{PARENT_PREFIX}{entry.parent}/{token_hash}"] = {}
         leases = [self.core.expiration.token_lease_row(entry)] if entry.lease_id else []
         self.store.put_many(records, leases)
+        return token_id, entry, warnings
+
+    def _create_batch(
+        self, parent: TokenEntry | None, request: TokenRequest, policies: list[str], now: float, warnings
+    ) -> tuple[str, TokenEntry, list[str]]:
+        """Vault's batch token: self-contained, never stored; limited uses, periods, renewals
+        and explicit max TTLs do not apply to it (the API refuses them before this)."""
+        if ROOT_POLICY in policies:
+            raise UserError("batch tokens cannot be root tokens")
+        if request.num_uses or request.period or request.explicit_max_ttl:
+            # Issuers drop these first (auth_token, tokenutil): nothing stored could honour them.
+            raise UserError("batch tokens cannot have use limits, periods or explicit max TTLs")
+        ttl, _max_expire = self._initial_ttl(
+            TokenRequest(ttl=request.ttl, max_ttl=request.max_ttl), policies, now, warnings
+        )
+        entry = TokenEntry(
+            hash="",
+            accessor="",
+            policies=policies,
+            parent="" if (request.orphan or parent is None) else parent.hash,
+            meta=dict(request.meta),
+            display_name=_display_name(request.display_prefix, request.display_name),
+            creation_time=float(int(now)),  # whole seconds, as Vault's lookups show
+            creation_ttl=ttl,
+            ttl=ttl,
+            expire_time=int(now) + ttl if ttl else None,
+            renewable=False,
+            path=request.path,
+            type=BATCH_TOKEN,
+            bound_cidrs=list(request.bound_cidrs),
+            role=request.role,
+        )
+        token_id = self._encode_batch(entry)
+        entry.hash = self.hash(token_id)
         return token_id, entry, warnings
 
     def _child_policies(self, parent: TokenEntry | None, request: TokenRequest) -> list[str]:
@@ -277,10 +407,7 @@ class TokenStore:
         issuer_max = 0 if request.period or not limits else min(limits)
         caps = [c for c in (request.explicit_max_ttl, issuer_max) if c]
         if ttl and caps and ttl > min(caps):
-            warnings.append(
-                f'TTL of "{format_go_duration(ttl)}" exceeded the effective max_ttl of '
-                f'"{format_go_duration(min(caps))}"; TTL value is capped accordingly'
-            )
+            warnings.append(_capped_warning(ttl, min(caps)))
             ttl = min(caps)
         max_expire = (now + min(caps)) if (caps and ttl) else None
         return ttl, max_expire
@@ -316,18 +443,20 @@ class TokenStore:
     # -- renew -------------------------------------------------------------
 
     def renew(self, entry: TokenEntry, increment: int) -> tuple[TokenEntry, list[str]]:
+        if entry.is_batch:
+            raise UserError("batch tokens cannot be renewed")
         if not entry.renewable or entry.expire_time is None:
             raise UserError("lease is not renewable")
         now = time.time()
         warnings: list[str] = []
         ttl = entry.period or (increment or entry.ttl)
         if entry.max_expire_time is not None and not entry.period:
-            remaining_cap = max(0, int(entry.max_expire_time - now))
+            # Vault's CalculateTTL truncates both instants to the second: a renewal in the
+            # same second as the creation is not "capped" by a fraction of a second.
+            cap = int(round(entry.max_expire_time - entry.creation_time))
+            remaining_cap = max(0, int(entry.creation_time) + cap - int(now))
             if ttl > remaining_cap:
-                warnings.append(
-                    f'TTL of "{format_go_duration(ttl)}" exceeded the effective max_ttl of '
-                    f'"{format_go_duration(remaining_cap)}"; TTL value is capped accordingly'
-                )
+                warnings.append(_capped_warning(ttl, remaining_cap))
                 ttl = remaining_cap
         entry.ttl = ttl
         entry.expire_time = now + ttl
@@ -395,6 +524,8 @@ class TokenStore:
         }
         if entry.period:
             data["period"] = entry.period
+        if entry.role:
+            data["role"] = entry.role
         if entry.last_renewal is not None:
             data["last_renewal_time"] = int(entry.last_renewal)
             data["last_renewal"] = rfc3339(entry.last_renewal)
@@ -418,3 +549,17 @@ class TokenStore:
             "mfa_requirement": None,
             "num_uses": entry.num_uses,
         }
+
+
+def _display_name(prefix: str, requested: str) -> str:
+    if not prefix:
+        return requested  # the issuer composed it (auth/token/create does, as Vault)
+    display = requested.strip()
+    return f"{prefix}-{display}" if display else prefix
+
+
+def _capped_warning(ttl: int, cap: int) -> str:
+    return (
+        f'TTL of "{format_human(ttl)}" exceeded the effective max_ttl of '
+        f'"{format_human(cap)}"; TTL value is capped accordingly'
+    )

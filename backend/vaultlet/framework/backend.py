@@ -157,6 +157,13 @@ class Backend:
         # URL parameters win over body parameters of the same name, as in Vault.
         fields, warnings = path.validator({**request.data, **params})
         response = as_response(operation.handler(self, request, fields))
+        replaced = sorted(name for name in params if request.data.get(name) is not None)
+        if replaced and not response.is_empty:
+            # Vault says so only in an answer that has a body (a 204 stays a 204).
+            warnings.append(
+                "Endpoint replaced the value of these parameters with the values captured from the "
+                f"endpoint's path: [{' '.join(replaced)}]"
+            )
         response.warnings = warnings + response.warnings
         return response
 

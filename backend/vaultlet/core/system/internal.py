@@ -106,10 +106,12 @@ def openapi_read(backend, request, fields) -> Response:
 
 
 def _visible(core, request, entry) -> bool:
+    # As sys/internal/ui/mounts lists them: unauth-listed mounts for everyone, and with a
+    # token, every mount it may touch something under (OpenBao answers the same).
     token = request.token
-    if token is None:
-        return entry.listing_visibility == "unauth"
-    return _has_access(core, token, entry.full_path)
+    if entry.listing_visibility == "unauth":
+        return True
+    return token is not None and _has_access(core, token, entry.full_path)
 
 
 def _builtin(entry) -> bool:

@@ -18,6 +18,7 @@ from vaultlet.core.mounts import (
 from vaultlet.core.router import CUBBYHOLE_ENTRY
 from vaultlet.durations import DurationError, parse_duration
 from vaultlet.engines import registry
+from vaultlet.engines.auth.tokenutil import DEFAULT_MOUNT_TOKEN_TYPE, MOUNT_TOKEN_TYPES
 from vaultlet.engines.secrets.kv import KV_TYPES, kv_version
 from vaultlet.errors import UserError
 from vaultlet.framework.fields import BOOL, COMMA_STRING_SLICE, MAP, STRING, Field
@@ -111,6 +112,21 @@ def _mount_config(raw: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
+def _token_type_config(config: dict[str, Any], raw: dict[str, Any], mount_class: str, tuning: bool):
+    """An auth mount's ``token_type`` (the type its logins issue; see tokenutil): checked and
+    kept. A secrets mount ignores it when enabled and refuses it when tuned, as Vault does."""
+    value = raw.get("token_type")
+    if value is None:
+        return config
+    if mount_class != AUTH_CLASS:
+        if tuning:
+            raise UserError("'token_type' can only be modified on auth mounts")
+        return config
+    if value not in ("", *MOUNT_TOKEN_TYPES):
+        raise UserError("invalid value for 'token_type'")
+    return {**config, "token_type": value or DEFAULT_MOUNT_TOKEN_TYPE}
+
+
 def _check_mountable(path: str, mount_class: str) -> None:
     if mount_class == SECRET_CLASS and path.startswith(PROTECTED_PREFIXES):
         raise UserError(f"cannot mount '{path}' as it is a reserved path")
@@ -139,7 +155,7 @@ def _enable(backend, fields, mount_class: str) -> None:
         mount_class=mount_class,
         description=fields["description"],
         accessor=new_accessor(accessor_prefix),
-        config=_mount_config(fields["config"]),
+        config=_token_type_config(_mount_config(fields["config"]), fields["config"], mount_class, False),
         options=options,
         local=fields["local"],
         seal_wrap=fields["seal_wrap"],
@@ -248,6 +264,8 @@ def tune_read(backend, request, fields) -> Response:
     }
     if entry.options:
         data["options"] = entry.options  # Vault shows options only when there are some
+    if entry.mount_class == AUTH_CLASS:
+        data["token_type"] = entry.config.get("token_type") or DEFAULT_MOUNT_TOKEN_TYPE
     return Response(data=dict(sorted(data.items())), data_at_top_level=True)
 
 
@@ -274,8 +292,11 @@ def tune_write(backend, request, fields) -> None:
     entry = _tunable_entry(backend, request, fields["path"])
     supplied = {name for name, value in fields.supplied().items() if name != "path"}
     supplied -= {name for name in _TTL_KEYS if fields.raw.get(name) in (None, "")}
+    if "token_type" in supplied and entry.type == "token":
+        raise UserError("'token_type' cannot be set for 'token' or 'ns_token' auth mounts")
     _check_tunable(entry, supplied)
     entry.config = _ttl_config({key: fields.raw.get(key) for key in _TTL_KEYS}, entry.config)
+    entry.config = _token_type_config(entry.config, fields.raw, entry.mount_class, True)
     if "description" in fields:
         entry.description = fields["description"]
     if LISTING_VISIBILITY in fields:
@@ -359,6 +380,7 @@ _TUNE_FIELDS = {
     "allowed_response_headers": Field(
         COMMA_STRING_SLICE, "Response headers the mount's backend may set on its answers"
     ),
+    "token_type": Field(STRING, "Auth mounts: the type of token logins issue (default-service, ...)"),
 }
 
 PATHS = [

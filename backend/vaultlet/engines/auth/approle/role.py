@@ -52,7 +52,7 @@ def role_read(backend, request, fields) -> Response:
     return Response(data=role.describe())
 
 
-def role_write(backend, request, fields) -> None:
+def role_write(backend, request, fields) -> Response | None:
     store = backend.approle
     name = role_name(fields)
     current = store.role(name)
@@ -67,7 +67,7 @@ def role_write(backend, request, fields) -> None:
         chosen = key if key in fields else alias if alias in fields else None
         if chosen is not None:
             setattr(role, key, fields[chosen])
-    role.update_token_fields(fields)
+    warnings = role.update_token_fields(fields, default_types_adjusted=True)
     if role.secret_id_bound_cidrs is not None:
         role.secret_id_bound_cidrs = validate_cidr_blocks(role.secret_id_bound_cidrs)
     previous_role_id = current.role_id if current else None
@@ -75,6 +75,7 @@ def role_write(backend, request, fields) -> None:
         _claim_role_id(store, role, fields["role_id"])
     _validate(role)
     store.save_role(role, previous_role_id)
+    return Response(warnings=warnings) if warnings else None
 
 
 def _claim_role_id(store, role: RoleEntry, role_id: str) -> None:
