@@ -273,7 +273,9 @@ def test_every_difference_is_accounted_for(answers):
         entry = table_entry(step)
         if found and entry is None:
             detail = "\n    ".join(found[:8])
-            unexplained.append(f"#{index} {specific_key(step)}\n    {detail}\n    vaultlet: {mine.text[:300]}")
+            unexplained.append(
+                f"#{index} {specific_key(step)}\n    {detail}\n    vaultlet: {mine.text[:300]}"
+            )
         elif found:
             differing.add(entry)
     assert not unexplained, f"{len(unexplained)} unexplained differences:\n" + "\n".join(unexplained)

@@ -134,14 +134,15 @@ class Answer:
     text: str
 
 
-
 def run_step(server: ServerProcess, step: Step, saved: dict[str, Any], home_env: dict[str, str]) -> Answer:
     token = expand(step.token, saved) if step.token else step.token
     if step.cli is not None:
         return _run_cli(server, step, saved, token, home_env)
     path = expand(step.path, saved)
     body = expand(step.body, saved)
-    status, parsed, text = http(server, step.method, path, body, token=token, headers=step.headers, raw=step.raw)
+    status, parsed, text = http(
+        server, step.method, path, body, token=token, headers=step.headers, raw=step.raw
+    )
     for name, dotted in step.save.items():
         saved[name] = dig(parsed, dotted)
     return Answer(status, shape(parsed) if parsed is not None else ({".": "text"} if text else {}), text)

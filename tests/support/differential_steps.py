@@ -95,7 +95,11 @@ def sys_steps() -> list[Step]:
         H("POST", "sys/mounts/sys", {"type": "kv"}),
         H("POST", "sys/mounts/nested/deep/path", {"type": "kv"}),
         H("POST", "sys/mounts/kv1/inner", {"type": "kv"}),
-        H("POST", "sys/mounts/tuned", {"type": "kv", "config": {"default_lease_ttl": "1h", "max_lease_ttl": "2h"}}),
+        H(
+            "POST",
+            "sys/mounts/tuned",
+            {"type": "kv", "config": {"default_lease_ttl": "1h", "max_lease_ttl": "2h"}},
+        ),
         H("POST", "sys/mounts/badttl", {"type": "kv", "config": {"default_lease_ttl": "abc"}}),
         H("GET", "sys/mounts/kv1"),
         H("GET", "sys/mounts/kv2"),
@@ -208,8 +212,18 @@ def policy_steps() -> list[Step]:
         H("DELETE", "sys/policy/legacy"),
         H("DELETE", "sys/policies/acl/nothing"),
         H("GET", "sys/policies/acl/nothing"),
-        H("POST", "auth/token/create", {"policies": ["params"], "ttl": "1h"}, save={"ptok": "auth.client_token"}),
-        H("POST", "auth/token/create", {"policies": ["kv-user"], "ttl": "1h"}, save={"kvtok": "auth.client_token"}),
+        H(
+            "POST",
+            "auth/token/create",
+            {"policies": ["params"], "ttl": "1h"},
+            save={"ptok": "auth.client_token"},
+        ),
+        H(
+            "POST",
+            "auth/token/create",
+            {"policies": ["kv-user"], "ttl": "1h"},
+            save={"kvtok": "auth.client_token"},
+        ),
     ]
     # Parameter constraints, as the low-privilege token "params" sees them.
     for path, body in [
@@ -237,7 +251,12 @@ def policy_steps() -> list[Step]:
     ]:
         steps.append(H("POST", f"kv1/params/{path}", body, token="<<ptok>>"))
     steps += [
-        H("POST", "sys/capabilities-self", {"paths": ["kv1/params/allowed", "kv1/x", "sys/mounts"]}, token="<<ptok>>"),
+        H(
+            "POST",
+            "sys/capabilities-self",
+            {"paths": ["kv1/params/allowed", "kv1/x", "sys/mounts"]},
+            token="<<ptok>>",
+        ),
         H("POST", "sys/capabilities-self", {"path": "kv1/params/glob"}, token="<<ptok>>"),
         H("POST", "sys/capabilities", {"token": "<<ptok>>", "paths": ["kv1/params/star"]}),
         H("POST", "sys/capabilities", {"token": "<<kvtok>>", "path": "kv1/a"}),
@@ -270,7 +289,12 @@ def token_steps() -> list[Step]:
             {"policies": ["kv-user"], "ttl": "1h", "explicit_max_ttl": "2h", "meta": {"team": "x"}},
             save={"t1": "auth.client_token", "a1": "auth.accessor"},
         ),
-        H("POST", "auth/token/create", {"policies": "kv-user,default", "ttl": "10m"}, save={"t2": "auth.client_token"}),
+        H(
+            "POST",
+            "auth/token/create",
+            {"policies": "kv-user,default", "ttl": "10m"},
+            save={"t2": "auth.client_token"},
+        ),
         H("POST", "auth/token/create", {"policies": ["p1,p2"]}, save={"t3": "auth.client_token"}),
         H("POST", "auth/token/create", {"no_parent": True, "ttl": "5m"}, save={"orph": "auth.client_token"}),
         H("POST", "auth/token/create", {"num_uses": 2, "ttl": "5m"}, save={"uses": "auth.client_token"}),
@@ -287,7 +311,12 @@ def token_steps() -> list[Step]:
         H("POST", "auth/token/create-orphan", {"ttl": "5m"}),
         H("POST", "auth/token/create-orphan", {"ttl": "5m"}, token="<<t1>>"),
         H("POST", "auth/token/create", None),
-        H("POST", "auth/token/create", {"type": "batch", "ttl": "5m", "policies": ["kv-user"]}, save={"bt": "auth.client_token"}),
+        H(
+            "POST",
+            "auth/token/create",
+            {"type": "batch", "ttl": "5m", "policies": ["kv-user"]},
+            save={"bt": "auth.client_token"},
+        ),
         H("POST", "auth/token/lookup", {"token": "<<bt>>"}),
         H("POST", "auth/token/renew", {"token": "<<bt>>"}),
         H("GET", "kv1/a", token="<<bt>>", name="GET kv1/a with a batch token"),
@@ -327,11 +356,23 @@ def token_steps() -> list[Step]:
     ]
     # Token roles.
     steps += [
-        H("POST", "auth/token/roles/app", {"allowed_policies": ["kv-user"], "orphan": True, "token_period": "1h"}),
+        H(
+            "POST",
+            "auth/token/roles/app",
+            {"allowed_policies": ["kv-user"], "orphan": True, "token_period": "1h"},
+        ),
         H("GET", "auth/token/roles/app"),
-        H("POST", "auth/token/roles/app", {"allowed_policies": "kv-user,default", "disallowed_policies": ["root"]}),
+        H(
+            "POST",
+            "auth/token/roles/app",
+            {"allowed_policies": "kv-user,default", "disallowed_policies": ["root"]},
+        ),
         H("GET", "auth/token/roles/app"),
-        H("POST", "auth/token/roles/short", {"token_explicit_max_ttl": "1h", "renewable": False, "path_suffix": "sfx"}),
+        H(
+            "POST",
+            "auth/token/roles/short",
+            {"token_explicit_max_ttl": "1h", "renewable": False, "path_suffix": "sfx"},
+        ),
         H("GET", "auth/token/roles/short"),
         H("POST", "auth/token/roles/batchy", {"token_type": "batch"}),
         H("GET", "auth/token/roles/batchy"),
@@ -374,8 +415,18 @@ def approle_steps() -> list[Step]:
         H("GET", f"{role}/role-id", save={"role_id": "data.role_id"}),
         H("POST", f"{role}/role-id", {"role_id": "custom-role-id"}),
         H("GET", f"{role}/role-id", save={"role_id": "data.role_id"}),
-        H("POST", f"{role}/secret-id", {"metadata": '{"env":"test"}'}, save={"sid": "data.secret_id", "sacc": "data.secret_id_accessor"}),
-        H("POST", f"{role}/secret-id", None, save={"sid2": "data.secret_id", "sacc2": "data.secret_id_accessor"}),
+        H(
+            "POST",
+            f"{role}/secret-id",
+            {"metadata": '{"env":"test"}'},
+            save={"sid": "data.secret_id", "sacc": "data.secret_id_accessor"},
+        ),
+        H(
+            "POST",
+            f"{role}/secret-id",
+            None,
+            save={"sid2": "data.secret_id", "sacc2": "data.secret_id_accessor"},
+        ),
         H("POST", f"{role}/secret-id", {"metadata": "not json"}),
         H("POST", f"{role}/secret-id", {"ttl": "30m", "num_uses": 1}),
         H("POST", f"{role}/custom-secret-id", {"secret_id": "my-custom-secret"}),
@@ -385,7 +436,13 @@ def approle_steps() -> list[Step]:
         H("POST", f"{role}/secret-id/lookup", {"secret_id": "nope"}),
         H("POST", f"{role}/secret-id-accessor/lookup", {"secret_id_accessor": "<<sacc>>"}),
         H("POST", f"{role}/secret-id-accessor/lookup", {"secret_id_accessor": "nope"}),
-        H("POST", "auth/approle/login", {"role_id": "<<role_id>>", "secret_id": "<<sid>>"}, token=None, save={"art": "auth.client_token"}),
+        H(
+            "POST",
+            "auth/approle/login",
+            {"role_id": "<<role_id>>", "secret_id": "<<sid>>"},
+            token=None,
+            save={"art": "auth.client_token"},
+        ),
         H("POST", "auth/approle/login", {"role_id": "<<role_id>>", "secret_id": "wrong"}, token=None),
         H("POST", "auth/approle/login", {"role_id": "wrong", "secret_id": "<<sid>>"}, token=None),
         H("POST", "auth/approle/login", {}, token=None),
@@ -436,7 +493,11 @@ def kv_steps() -> list[Step]:
     steps = []
     for mount in ("kv1", "gen"):
         steps += [
-            H("POST", f"{mount}/app", {"user": "svc", "pass": "pw", "n": 3, "flag": True, "nested": {"a": [1, 2]}}),
+            H(
+                "POST",
+                f"{mount}/app",
+                {"user": "svc", "pass": "pw", "n": 3, "flag": True, "nested": {"a": [1, 2]}},
+            ),
             H("GET", f"{mount}/app"),
             H("POST", f"{mount}/withpath", {"path": "p", "value": "v"}),
             H("GET", f"{mount}/withpath"),
@@ -457,7 +518,12 @@ def kv_steps() -> list[Step]:
             H("DELETE", f"{mount}/dir/one"),
             H("GET", f"{mount}/dir/one"),
             H("DELETE", f"{mount}/missing"),
-            H("PATCH", f"{mount}/app", {"user": "x"}, headers={"Content-Type": "application/merge-patch+json"}),
+            H(
+                "PATCH",
+                f"{mount}/app",
+                {"user": "x"},
+                headers={"Content-Type": "application/merge-patch+json"},
+            ),
             H("GET", f"{mount}/tuned-ttl"),
         ]
     steps += [
@@ -488,10 +554,25 @@ def kv_steps() -> list[Step]:
         H("GET", "kv2/metadata/app"),
         H("POST", "kv2/metadata/app", {"max_versions": 5, "custom_metadata": {"owner": "me"}}),
         H("GET", "kv2/metadata/app"),
-        H("PATCH", "kv2/metadata/app", {"custom_metadata": {"team": "x"}}, headers={"Content-Type": "application/merge-patch+json"}),
-        H("PATCH", "kv2/data/app", {"data": {"extra": "y"}}, headers={"Content-Type": "application/merge-patch+json"}),
+        H(
+            "PATCH",
+            "kv2/metadata/app",
+            {"custom_metadata": {"team": "x"}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        ),
+        H(
+            "PATCH",
+            "kv2/data/app",
+            {"data": {"extra": "y"}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        ),
         H("PATCH", "kv2/data/app", {"data": {"extra": "y"}}),
-        H("PATCH", "kv2/data/ghost", {"data": {"a": 1}}, headers={"Content-Type": "application/merge-patch+json"}),
+        H(
+            "PATCH",
+            "kv2/data/ghost",
+            {"data": {"a": 1}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        ),
         H("GET", "kv2/subkeys/app"),
         H("GET", "kv2/subkeys/app?depth=1"),
         H("GET", "kv2/subkeys/missing"),
@@ -535,7 +616,13 @@ def kv_steps() -> list[Step]:
 def lease_steps() -> list[Step]:
     return [
         H("POST", "auth/token/create", {"ttl": "1h"}, save={"lt": "auth.client_token"}),
-        H("POST", "auth/approle/login", {"role_id": "<<role_id>>", "secret_id": "my-custom-secret"}, token=None, save={"lart": "auth.client_token"}),
+        H(
+            "POST",
+            "auth/approle/login",
+            {"role_id": "<<role_id>>", "secret_id": "my-custom-secret"},
+            token=None,
+            save={"lart": "auth.client_token"},
+        ),
         H("LIST", "sys/leases/lookup/auth/"),
         H("LIST", "sys/leases/lookup/auth/token/"),
         H("LIST", "sys/leases/lookup/auth/token/create/"),
@@ -581,7 +668,12 @@ def bad_input_steps() -> list[Step]:
         H("GET", "kv1/form"),
         H("POST", "auth/token/create", raw=b"null", headers=json_type),
         H("POST", "auth/token/create", raw=b"ttl=5m&display_name=form", headers=form),
-        H("POST", "sys/policies/acl/formpol", raw=b"policy=path+%22x%22+%7B+capabilities+%3D+%5B%22read%22%5D+%7D", headers=form),
+        H(
+            "POST",
+            "sys/policies/acl/formpol",
+            raw=b"policy=path+%22x%22+%7B+capabilities+%3D+%5B%22read%22%5D+%7D",
+            headers=form,
+        ),
         H("GET", "sys/policies/acl/formpol"),
         H("POST", "sys/mounts/nullbody", raw=b"null", headers=json_type),
         H("POST", "auth/approle/role/web/secret-id", raw=b"null", headers=json_type),
