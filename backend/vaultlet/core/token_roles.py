@@ -59,8 +59,10 @@ class TokenRole:
 
     def describe(self) -> dict[str, Any]:
         data = asdict(self)
-        if not self.bound_cidrs:
-            del data["bound_cidrs"]
+        # Vault shows these only when set.
+        for key in ("bound_cidrs", "token_bound_cidrs", "token_num_uses"):
+            if not data[key]:
+                del data[key]
         return dict(sorted(data.items()))
 
 
