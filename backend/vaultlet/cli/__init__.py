@@ -17,6 +17,7 @@ from vaultlet.cli import (  # noqa: F401
     audit_commands,
     auth_commands,
     commands,
+    kv_commands,
     lease_commands,
     mount_commands,
     operator_commands,

@@ -9,6 +9,7 @@ from vaultlet.cli.commands import sanitize_path
 from vaultlet.cli.context import Context, UsageError, reporting
 from vaultlet.cli.flags import Flag, FlagKind
 from vaultlet.cli.kvdata import KeyValueError, parse_strings
+from vaultlet.cli.mount_commands import DETAILED_FLAG
 from vaultlet.cli.registry import command
 
 # api.Audit field order, for -format=json.
@@ -67,7 +68,7 @@ def audit_disable(ctx: Context) -> int:
     return 0
 
 
-@command("audit list", synopsis="List enabled audit devices")
+@command("audit list", synopsis="List enabled audit devices", flags=[DETAILED_FLAG])
 def audit_list(ctx: Context) -> int:
     ctx.require_arguments(0, 0)
     with reporting("Error listing audits"):
@@ -79,6 +80,20 @@ def audit_list(ctx: Context) -> int:
     if not devices:
         ctx.out("No audit devices are enabled.")
         return 2
+    if ctx.flags["detailed"]:
+        # command/audit_list.go's detailed table.
+        rows = [
+            (
+                devices[path].get("path", path),
+                devices[path].get("type", ""),
+                devices[path].get("description", ""),
+                "local" if devices[path].get("local") else "replicated",
+                output.go_value(devices[path].get("options") or {}),
+            )
+            for path in sorted(devices)
+        ]
+        ctx.out(output.table(("Path", "Type", "Description", "Replication", "Options"), rows))
+        return 0
     rows = [
         (devices[path].get("path", path), devices[path].get("type", ""), devices[path].get("description", ""))
         for path in sorted(devices)

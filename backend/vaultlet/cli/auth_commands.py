@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vaultlet.cli.context import Context, reporting
-from vaultlet.cli.mount_commands import enable_flags, list_mounts, mount_path, mount_request
+from vaultlet.cli.mount_commands import DETAILED_FLAG, enable_flags, list_mounts, mount_path, mount_request
 from vaultlet.cli.registry import command
 
 
@@ -29,6 +29,6 @@ def auth_disable(ctx: Context) -> int:
     return 0
 
 
-@command("auth list", synopsis="List enabled auth methods")
+@command("auth list", synopsis="List enabled auth methods", flags=[DETAILED_FLAG])
 def auth_list(ctx: Context) -> int:
     return list_mounts(ctx, "sys/auth", "Error listing enabled authentications")

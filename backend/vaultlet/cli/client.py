@@ -274,6 +274,8 @@ class VaultClient:
         url = self.url(path, query)
         data = None if body is None else json.dumps(body).encode()
         headers = self._headers(data, self._wrap_ttl(method, path))
+        if method == "PATCH" and data is not None:
+            headers["Content-Type"] = "application/merge-patch+json"  # as the Go client's JSONMergePatch
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with self._opener.open(request, timeout=self.config.timeout) as response:

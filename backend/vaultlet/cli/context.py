@@ -12,14 +12,18 @@ from vaultlet.cli import output
 from vaultlet.cli.client import ClientConfig, ClientError, Secret, VaultClient, environment_value
 from vaultlet.cli.flags import Flag, FlagKind
 
-OUTPUT_FORMATS = ("table", "json")
+OUTPUT_FORMATS = ("table", "json", "yaml")
 
 # Accepted by every command, as the Vault CLI's HTTP and output flag sets are.
 GLOBAL_FLAGS = (
     Flag("address", FlagKind.STRING, "Address of the server (default: $VAULT_ADDR)."),
     Flag("ca-cert", FlagKind.STRING, "PEM file used to verify the server's certificate ($VAULT_CACERT)."),
     Flag("tls-skip-verify", FlagKind.BOOL, "Do not verify TLS certificates. Not recommended."),
-    Flag("format", FlagKind.STRING, 'Output format: "table" or "json" (default: $VAULT_FORMAT or table).'),
+    Flag(
+        "format",
+        FlagKind.STRING,
+        'Output format: "table", "json" or "yaml" (default: $VAULT_FORMAT or table).',
+    ),
     Flag("field", FlagKind.STRING, "Print only the named field, raw, without a trailing newline."),
     Flag(
         "wrap-ttl",
@@ -96,8 +100,8 @@ class Context:
             return 0
         if self.field:
             return self.print_field(secret)
-        if self.output_format == "json":
-            self.out(output.to_json(output.secret_document(secret)))
+        if self.output_format != "table":
+            self.out(self.render(output.secret_document(secret)))
             return 0
         self.print_warnings(secret)
         table = output.secret_table(secret)
@@ -107,8 +111,12 @@ class Context:
 
     def output_data(self, data: Any) -> int:
         """Print non-secret data (mount lists, seal status) in a machine format."""
-        self.out(output.to_json(data))
+        self.out(self.render(data))
         return 0
+
+    def render(self, document: Any) -> str:
+        """A document in the chosen machine format (-format=json or -format=yaml)."""
+        return output.to_yaml(document) if self.output_format == "yaml" else output.to_json(document)
 
     def print_warnings(self, secret: Secret) -> None:
         text = output.warnings_text(secret.get("warnings"))

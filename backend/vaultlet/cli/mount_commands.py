@@ -102,7 +102,19 @@ def secrets_disable(ctx: Context) -> int:
     return 0
 
 
-@command("secrets list", synopsis="List enabled secrets engines")
+DETAILED_FLAG = Flag("detailed", FlagKind.BOOL, "Show every setting of each mount (table output).")
+
+# The -detailed table of `secrets list` and `auth list`; the sixth column differs.
+_DETAILED_HEADER = (
+    "Path", "Plugin", "Accessor", "Default TTL", "Max TTL", "{sixth}", "Replication", "Seal Wrap",
+    "External Entropy Access", "Options", "Description", "UUID", "Version", "Running Version",
+    "Running SHA256", "Deprecation Status",
+)  # fmt: skip
+# Builtin secrets mounts whose TTLs mean nothing: the CLI prints n/a for them.
+_NO_TTL_TYPES = ("system", "cubbyhole")
+
+
+@command("secrets list", synopsis="List enabled secrets engines", flags=[DETAILED_FLAG])
 def secrets_list(ctx: Context) -> int:
     return list_mounts(ctx, "sys/mounts", "Error listing secrets engines")
 
@@ -115,12 +127,57 @@ def list_mounts(ctx: Context, api_path: str, error_context: str) -> int:
     mounts = secret.get("data") or {}
     if ctx.output_format != "table":
         return ctx.output_data({path: mount_document(mounts[path]) for path in sorted(mounts)})
+    if ctx.flags["detailed"]:
+        ctx.out(detailed_mount_table(mounts, auth=api_path == "sys/auth"))
+        return 0
+    header = ["Path", "Type", "Accessor", "Description"]
     rows = [
-        (path, mount.get("type", ""), mount.get("accessor", ""), mount.get("description", ""))
+        [path, mount.get("type", ""), mount.get("accessor", ""), mount.get("description", "")]
         for path, mount in sorted(mounts.items())
     ]
-    ctx.out(output.table(("Path", "Type", "Accessor", "Description"), rows))
+    if api_path == "sys/auth":
+        # `auth list` also shows the plugin version (command/auth_list.go's simple table).
+        header.append("Version")
+        for row, (_path, mount) in zip(rows, sorted(mounts.items()), strict=True):
+            row.append(mount.get("plugin_version", ""))
+    ctx.out(output.table(header, rows))
     return 0
+
+
+def detailed_mount_table(mounts: dict[str, Any], auth: bool) -> str:
+    """``secrets list -detailed`` / ``auth list -detailed`` (command/secrets_list.go, auth_list.go)."""
+    header = [title.format(sixth="Token Type" if auth else "Force No Cache") for title in _DETAILED_HEADER]
+    rows = []
+    for path, mount in sorted(mounts.items()):
+        config = mount.get("config") or {}
+        kind = mount.get("type", "")
+        no_ttl = not auth and kind in _NO_TTL_TYPES
+
+        def ttl(name: str, config=config, no_ttl=no_ttl) -> str:
+            return "n/a" if no_ttl else str(config.get(name) or "system")
+
+        sixth = config.get("token_type", "") if auth else output.go_value(bool(config.get("force_no_cache")))
+        rows.append(
+            (
+                path,
+                config.get("plugin_name", kind) if kind == "plugin" else kind,
+                mount.get("accessor", ""),
+                ttl("default_lease_ttl"),
+                ttl("max_lease_ttl"),
+                sixth,
+                "local" if mount.get("local") else "replicated",
+                output.go_value(bool(mount.get("seal_wrap"))),
+                output.go_value(bool(mount.get("external_entropy_access"))),
+                output.go_value(mount.get("options") or {}),
+                mount.get("description", ""),
+                mount.get("uuid", ""),
+                mount.get("plugin_version", ""),
+                mount.get("running_plugin_version", ""),
+                mount.get("running_sha256", ""),
+                mount.get("deprecation_status", ""),
+            )
+        )
+    return output.table(header, rows)
 
 
 def mount_document(mount: dict[str, Any]) -> dict[str, Any]:

@@ -221,3 +221,48 @@ def init_document(answer: dict[str, Any], shares: int, threshold: int, include_k
         "recovery_keys_threshold": 0,
         "root_token": answer.get("root_token", ""),
     }
+
+
+@command("operator seal", synopsis="Seal the server (and every server sharing its database)")
+def operator_seal(ctx: Context) -> int:
+    ctx.require_arguments(0, 0)
+    with reporting("Error sealing"):
+        ctx.client.call("PUT", "sys/seal")
+    ctx.out("Success! Vault is sealed.")
+    return 0
+
+
+@command(
+    "operator unseal",
+    synopsis="Unseal the server with its key",
+    usage="[options] [KEY]",
+    flags=[Flag("reset", FlagKind.BOOL, "Discard the unseal progress so far.")],
+)
+def operator_unseal(ctx: Context) -> int:
+    arguments = ctx.require_arguments(0, 1)
+    if ctx.flags["reset"]:
+        body: dict[str, Any] = {"reset": True}
+    else:
+        key = arguments[0] if arguments else _prompt_for_key(ctx)
+        body = {"key": key.strip()}
+    with reporting("Error unsealing"):
+        seal_status = ctx.client.raw_json("PUT", "sys/unseal", body) or {}
+    # Like the Vault CLI, answer with the seal status (and HA status once unsealed).
+    leader = {} if seal_status.get("sealed") else _leader_status(ctx)
+    if ctx.output_format == "table":
+        ctx.out(output.table(("Key", "Value"), status_rows(seal_status, leader)))
+    else:
+        ctx.output_data(status_document(seal_status, leader))
+    return 0
+
+
+def _prompt_for_key(ctx: Context) -> str:
+    """The key from the terminal (not echoed), or the first line of stdin when piped."""
+    if ctx.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("Unseal Key (will be hidden): ")
+    key = ctx.stdin.readline()
+    if not key.strip():
+        raise CommandError("Error unsealing: no unseal key given", exit_code=1)
+    return key

@@ -14,6 +14,8 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import yaml
+
 from vaultlet.durations import format_human
 
 # columnize's defaults as configured by the Vault CLI.
@@ -288,8 +290,37 @@ def _data_field(data: Mapping[str, Any] | None, field: str) -> Any:
 
 
 def field_text(value: Any, output_format: str) -> str:
-    """How ``-field`` prints a value: ``%v`` for tables, JSON otherwise."""
-    return go_value(value) if output_format == "table" else to_json(value)
+    """How ``-field`` prints a value: ``%v`` for tables, JSON or YAML otherwise."""
+    if output_format == "table":
+        return go_value(value)
+    return to_yaml(value) if output_format == "yaml" else to_json(value)
+
+
+class _GoYamlDumper(yaml.SafeDumper):
+    """Emit YAML as the Vault CLI's (ghodss/yaml over go-yaml v2) does: keys sorted, block
+    style, and strings that need quoting in double quotes rather than PyYAML's single ones."""
+
+    def choose_scalar_style(self):
+        style = super().choose_scalar_style()
+        return '"' if style == "'" else style
+
+
+def _represent_go_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # go-yaml v2 also reads y/Y/n/N as booleans, so it quotes them where PyYAML would not.
+    if value in ("y", "Y", "n", "N"):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    return dumper.represent_str(value)
+
+
+_GoYamlDumper.add_representer(str, _represent_go_str)
+
+
+def to_yaml(value: Any) -> str:
+    """The Vault CLI's ``-format=yaml``: the JSON document, re-encoded as YAML."""
+    text = yaml.dump(
+        sorted_keys(value), Dumper=_GoYamlDumper, default_flow_style=False, allow_unicode=True, width=1 << 30
+    )
+    return text.removesuffix("\n").removesuffix("...").rstrip("\n")
 
 
 def wrap_at_length(text: str, padding: int = 0) -> str:

@@ -42,7 +42,7 @@ def command(
 
 def find(arguments: Sequence[str]) -> tuple[Command | None, list[str]]:
     """The longest registered command the arguments start with, and the arguments after it."""
-    for length in range(min(len(arguments), 2), 0, -1):
+    for length in range(min(len(arguments), 3), 0, -1):
         found = COMMANDS.get(tuple(arguments[:length]))
         if found is not None:
             return found, list(arguments[length:])

@@ -311,3 +311,27 @@ def _store_login_token(ctx: Context, token: str) -> None:
             )
             + "\n"
         )
+
+
+@command(
+    "token capabilities",
+    synopsis="Print a token's capabilities on a path",
+    usage="[options] [TOKEN] PATH",
+)
+def token_capabilities(ctx: Context) -> int:
+    arguments = ctx.require_arguments(1, 2)
+    *token, path = arguments
+    path = sanitize_path(path)
+    # With a TOKEN, sys/capabilities (and its permission); without, the caller's own.
+    if token:
+        api_path, body = "sys/capabilities", {"token": token[0], "paths": [path]}
+    else:
+        api_path, body = "sys/capabilities-self", {"paths": [path]}
+    with reporting("Error listing capabilities"):
+        secret = ctx.client.call("POST", api_path, body) or {}
+    data = secret.get("data") or {}
+    capabilities = sorted(data.get(path) or data.get("capabilities") or [])
+    if ctx.output_format == "table":
+        ctx.out(", ".join(capabilities))
+        return 0
+    return ctx.output_data(capabilities)

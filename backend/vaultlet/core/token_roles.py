@@ -62,12 +62,10 @@ class TokenRole:
 
     def describe(self) -> dict[str, Any]:
         data = asdict(self)
-        if not self.bound_cidrs:
-            del data["bound_cidrs"]
-        if not self.token_bound_cidrs:
-            del data["token_bound_cidrs"]  # Vault omits an unset list
-        if not self.token_num_uses:
-            del data["token_num_uses"]  # and an unlimited use count
+        # Vault shows these only when set.
+        for key in ("bound_cidrs", "token_bound_cidrs", "token_num_uses"):
+            if not data[key]:
+                del data[key]
         return dict(sorted(data.items()))
 
 

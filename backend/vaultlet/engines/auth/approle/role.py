@@ -107,6 +107,9 @@ _PER_FIELD = {
     "secret-id-bound-cidrs": "secret_id_bound_cidrs",
 }
 _RESET = {"token_policies": [], "token_bound_cidrs": None, "secret_id_bound_cidrs": None}
+# A per-field read also answers under the field's old name (policies, period) while the
+# value was last set through that name, as Vault's deprecated role fields do.
+_OLD_NAMES = {"token_policies": "policies", "token_period": "period"}
 
 
 def _field_read(attribute: str):
@@ -114,7 +117,11 @@ def _field_read(attribute: str):
         role = backend.approle.role(role_name(fields))
         if role is None:
             raise NotFound()
-        return Response(data={attribute: getattr(role, attribute)})
+        value = getattr(role, attribute)
+        data = {attribute: value}
+        if _OLD_NAMES.get(attribute) in role.legacy_fields and value:
+            data[_OLD_NAMES[attribute]] = value
+        return Response(data=data)
 
     return read
 
@@ -125,6 +132,7 @@ def _field_write(attribute: str):
         role = existing_role(backend, fields, NotFound)
         if attribute.startswith("token_"):
             role.update_token_fields(fields)
+            _remember_old_name(role, attribute, fields)
         elif attribute == "secret_id_bound_cidrs":
             role.secret_id_bound_cidrs = validate_cidr_blocks(fields[attribute])
         else:
@@ -140,10 +148,20 @@ def _field_delete(attribute: str):
         store = backend.approle
         role = existing_role(backend, fields, NotFound)
         setattr(role, attribute, _RESET.get(attribute, 0))
+        _remember_old_name(role, attribute, {})
         _validate(role)
         store.save_role(role, role.role_id)
 
     return delete
+
+
+def _remember_old_name(role, attribute: str, fields) -> None:
+    old = _OLD_NAMES.get(attribute)
+    if old is None:
+        return
+    role.legacy_fields = [name for name in role.legacy_fields if name != old]
+    if old in fields and attribute not in fields:
+        role.legacy_fields.append(old)
 
 
 def local_secret_ids_read(backend, request, fields) -> Response:

@@ -137,7 +137,12 @@ def _by_value(backend, fields) -> SecretIdEntry | None:
 
 
 def accessor_lookup(backend, request, fields) -> Response:
-    return Response(data=_by_accessor(backend, fields).describe())
+    try:
+        entry = _by_accessor(backend, fields)
+    except UnknownAccessor as error:
+        # Vault answers a lookup of an unknown accessor 404 with the message in data.error.
+        return Response(status=404, data={"error": str(error)})
+    return Response(data=entry.describe())
 
 
 def accessor_destroy(backend, request, fields) -> None:
@@ -155,8 +160,12 @@ def _by_accessor(backend, fields) -> SecretIdEntry:
         raise UserError("missing secret_id_accessor")
     entry = store.by_accessor(store.hmac(role.name), accessor)
     if entry is None:
-        raise UserError(f'{_INVALID_ACCESSOR}: "{accessor}"')
+        raise UnknownAccessor(f'{_INVALID_ACCESSOR}: "{accessor}"')
     return entry
+
+
+class UnknownAccessor(UserError):
+    """No secret ID of the role has this accessor (a 400 for destroy, a 404 for lookup)."""
 
 
 def tidy(backend, request, fields) -> Response:

@@ -43,11 +43,15 @@ class RoleEntry(TokenSettings):
     secret_id_num_uses: int = 0
     secret_id_ttl: int = 0
     local_secret_ids: bool = False
+    # Deprecated names (policies, period) the per-field endpoints last set: their reads echo them.
+    legacy_fields: list[str] = field(default_factory=list)
 
     def describe(self) -> dict[str, Any]:
         """``GET role/<name>``: everything but the name and the role ID, in Vault's keys."""
-        data = {k: v for k, v in asdict(self).items() if k not in ("name", "role_id")}
+        data = {k: v for k, v in asdict(self).items() if k not in ("name", "role_id", "legacy_fields")}
         data["token_strictly_bind_ip"] = False
+        # Vault's per-field read shows a deleted token_bound_cidrs as null, the role read as [].
+        data["token_bound_cidrs"] = data["token_bound_cidrs"] or []
         return dict(sorted(data.items()))
 
 

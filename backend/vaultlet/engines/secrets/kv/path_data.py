@@ -57,7 +57,11 @@ def data_patch(backend, request, fields) -> Response:
         current.add_version(merge_patch(latest.data or {}, patch), config, now)
         return current
 
-    record = backend.kv.update(fields["path"], apply)
+    try:
+        record = backend.kv.update(fields["path"], apply)
+    except NotFound:
+        # Vault answers a patch of a missing or deleted secret 404 with an empty body.
+        return Response(status=404)
     return Response(data=record.version_metadata(record.current_version))
 
 
