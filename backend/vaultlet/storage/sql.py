@@ -40,6 +40,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     create_engine,
     delete,
     event,
@@ -48,6 +49,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -73,7 +75,9 @@ lease_table = Table(
     metadata,
     Column("lease_id", KeyString, primary_key=True),
     Column("mount_uuid", String(64), nullable=False),
-    Column("token_hash", String(128), nullable=True, index=True),
+    # The issuing token's hash: NULL for token leases (their token is in the lease id)
+    # and indexed only where set (the index would otherwise hold a row per lease).
+    Column("token_hash", String(128), nullable=True),
     Column("issue_time", Float, nullable=False),
     Column("expire_time", Float, nullable=True),
     Column("max_expire_time", Float, nullable=True),
@@ -90,6 +94,12 @@ lease_table = Table(
     Column("data", LargeBinary, nullable=False),
     Column("version", BigInteger, nullable=False),
     Index("ix_vault_leases_due", "due_at"),
+    Index(
+        "ix_vault_leases_token_hash",
+        "token_hash",
+        sqlite_where=text("token_hash IS NOT NULL"),
+        postgresql_where=text("token_hash IS NOT NULL"),
+    ),
 )
 
 # Rate-limit quota counters: one row per (quota, client address), one fixed window each.
@@ -148,6 +158,10 @@ owner_table = Table(
 # claimants (the sweeper thread, each synchronous revoke), which must not take each
 # other's claims. Owner ids have this fixed length so SQL can cut them out.
 OWNER_ID_LENGTH = 16
+
+# Lease ids per statement in batched lease writes: SQLite allows 32766 bound
+# parameters, and a few hundred rows keep each write transaction to milliseconds.
+CHUNK = 500
 
 SCHEMA_LOCK_ID = 0x7661756C  # "vaul": the PostgreSQL advisory lock taken while creating tables
 
@@ -451,10 +465,18 @@ class SQLStorage:
         with self._reader() as connection:
             return connection.execute(query).scalar_one()
 
-    def lease_counts_by_mount(self) -> dict[str, int]:
+    def lease_counts_by_mount(self, *, irrevocable: bool | None = None) -> dict[str, int]:
         query = select(lease_table.c.mount_uuid, func.count()).group_by(lease_table.c.mount_uuid)
+        if irrevocable is not None:
+            query = query.where(lease_table.c.irrevocable == irrevocable)
         with self._reader() as connection:
             return {row[0]: row[1] for row in connection.execute(query)}
+
+    def lease_due_count(self) -> int:
+        """Leases due now: expired, or queued for revocation (the sweepers' backlog)."""
+        query = select(func.count()).select_from(lease_table).where(lease_table.c.due_at <= self.clock())
+        with self._reader() as connection:
+            return connection.execute(query).scalar_one()
 
     def lease_ids_for_token(self, token_hash: str) -> list[str]:
         with self._reader() as connection:
@@ -533,16 +555,18 @@ class SQLStorage:
         *,
         due_now: bool = False,
     ) -> int:
-        """Claim several leases in one statement (those a live owner holds are left
-        alone); with ``due_now`` they are also queued for revocation, so that if this
-        owner dies the sweepers finish the job at once. Returns how many were claimed."""
+        """Claim several leases in one statement per chunk (those a live owner holds are
+        left alone); with ``due_now`` they are also queued for revocation, so that if this
+        owner dies the sweepers finish the job at once. A lease whose revocation already
+        failed keeps its retry time: revoking it by hand must not make the sweeper retry
+        (and count attempts) sooner than its backoff says. Returns how many were claimed."""
         claimed = 0
-        for start in range(0, len(lease_ids), 500):
-            chunk = list(lease_ids[start : start + 500])
+        for start in range(0, len(lease_ids), CHUNK):
+            chunk = list(lease_ids[start : start + CHUNK])
             now = self.clock()
             values = {"claim_owner": owner, "claim_until": now + hold_seconds}
             if due_now:
-                values["due_at"] = now
+                values["due_at"] = case((lease_table.c.attempts == 0, now), else_=lease_table.c.due_at)
             with self.transaction() as conn:
                 result = conn.execute(
                     update(lease_table)
@@ -553,15 +577,88 @@ class SQLStorage:
             claimed += result.rowcount
         return claimed
 
+    def claimed_lease_rows(self, lease_ids: Sequence[str], owner: str) -> list[LeaseRow]:
+        """The rows among ``lease_ids`` that ``owner`` holds the claim on (after claim_leases)."""
+        rows: list[LeaseRow] = []
+        with self._reader() as connection:
+            for start in range(0, len(lease_ids), CHUNK):
+                query = (
+                    select(lease_table)
+                    .where(lease_table.c.lease_id.in_(list(lease_ids[start : start + CHUNK])))
+                    .where(lease_table.c.claim_owner == owner)
+                )
+                rows += [LeaseRow(**row._mapping) for row in connection.execute(query)]
+        return rows
+
+    def claimable_lease_ids(
+        self, prefix: str, *, after: str, limit: int, owner: str, owner_timeout: float
+    ) -> list[str]:
+        """The next ``limit`` lease ids under ``prefix`` (in id order, after ``after``)
+        that no live owner holds: a revoke-prefix walks its range with this cursor."""
+        now = self.clock()
+        query = select(lease_table.c.lease_id).where(_prefix_range(lease_table.c.lease_id, prefix))
+        if after:
+            query = query.where(lease_table.c.lease_id > after)
+        query = (
+            query.where(self._claimable(now, owner, owner_timeout))
+            .order_by(lease_table.c.lease_id)
+            .limit(limit)
+        )
+        with self._reader() as connection:
+            return [row.lease_id for row in connection.execute(query)]
+
     def queue_leases(self, lease_ids: Sequence[str]) -> None:
-        """Make leases due now (database clock): the sweepers revoke them next."""
-        for start in range(0, len(lease_ids), 500):
+        """Make leases due now (database clock): the sweepers revoke them next. Leases
+        whose revocation already failed keep their backoff (see claim_leases)."""
+        for start in range(0, len(lease_ids), CHUNK):
             with self.transaction() as conn:
                 conn.execute(
                     update(lease_table)
-                    .where(lease_table.c.lease_id.in_(list(lease_ids[start : start + 500])))
+                    .where(lease_table.c.lease_id.in_(list(lease_ids[start : start + CHUNK])))
+                    .where(lease_table.c.attempts == 0)
                     .values(due_at=self.clock(), version=lease_table.c.version + 1)
                 )
+
+    def queue_lease_prefix(self, prefix: str, *, page: int = 2000) -> int:
+        """Queue every lease under ``prefix`` (as queue_leases), one short write
+        transaction per ``page`` ids so other writers are never held up for long;
+        returns how many leases the prefix holds."""
+        total, after = 0, ""
+        while True:
+            query = select(lease_table.c.lease_id).where(_prefix_range(lease_table.c.lease_id, prefix))
+            if after:
+                query = query.where(lease_table.c.lease_id > after)
+            with self._reader() as connection:
+                ids = [
+                    row.lease_id
+                    for row in connection.execute(query.order_by(lease_table.c.lease_id).limit(page))
+                ]
+            if not ids:
+                return total
+            now = self.clock()
+            with self.transaction() as conn:
+                conn.execute(
+                    update(lease_table)
+                    .where(lease_table.c.lease_id >= ids[0])
+                    .where(lease_table.c.lease_id <= ids[-1])
+                    .where(lease_table.c.attempts == 0)
+                    .where(or_(lease_table.c.due_at.is_(None), lease_table.c.due_at > now))
+                    .values(due_at=now, version=lease_table.c.version + 1)
+                )
+            total += len(ids)
+            after = ids[-1]
+
+    def delete_claimed_leases(self, lease_ids: Sequence[str], owner: str) -> int:
+        """Delete the revoked leases of a batch that ``owner`` still holds, one statement per chunk."""
+        deleted = 0
+        for start in range(0, len(lease_ids), CHUNK):
+            with self.transaction() as conn:
+                deleted += conn.execute(
+                    delete(lease_table)
+                    .where(lease_table.c.lease_id.in_(list(lease_ids[start : start + CHUNK])))
+                    .where(lease_table.c.claim_owner == owner)
+                ).rowcount
+        return deleted
 
     def release_claim(self, lease_id: str, owner: str, *, retry_in: float | None = None, **values) -> bool:
         """Give a claim back; ``retry_in`` seconds from now (database clock) it is due again."""
