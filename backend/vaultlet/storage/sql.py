@@ -45,11 +45,13 @@ from sqlalchemy import (
     delete,
     event,
     exists,
+    false,
     func,
     literal,
     or_,
     select,
     text,
+    true,
     update,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -99,6 +101,13 @@ lease_table = Table(
         "token_hash",
         sqlite_where=text("token_hash IS NOT NULL"),
         postgresql_where=text("token_hash IS NOT NULL"),
+    ),
+    # Only the irrevocable leases (few): counting and listing them reads no table.
+    Index(
+        "ix_vault_leases_irrevocable",
+        "mount_uuid",
+        sqlite_where=text("irrevocable = 1"),
+        postgresql_where=text("irrevocable = true"),
     ),
 )
 
@@ -186,6 +195,12 @@ class LeaseRow:
     version: int
 
 
+def _select_rows():
+    """SELECT of whole lease rows in LeaseRow's field order (building a LeaseRow from
+    a tuple is many times cheaper than from SQLAlchemy's row mapping)."""
+    return select(*(lease_table.c[name] for name in LeaseRow.__dataclass_fields__))
+
+
 def _prefix_range(column, prefix: str):
     """``column LIKE prefix%`` as an index-friendly range, without LIKE escaping."""
     if not prefix:
@@ -217,12 +232,14 @@ class SQLStorage:
         """Create the tables once, even when several workers start at the same moment
         (``create_all`` checks, then creates: two processes can both decide to create)."""
         if self.is_sqlite:
-            with self._write_lock:
-                metadata.create_all(self.engine)
+            with self._write_lock, self.engine.begin() as connection:
+                metadata.create_all(connection)
+                _add_lease_indexes(connection)
             return
         with self.engine.begin() as connection:
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_ID})")
             metadata.create_all(connection)
+            _add_lease_indexes(connection)
 
     def _create_engine(self, url: str, pool_size: int, *, writer: bool) -> Engine:
         if not self.is_sqlite:
@@ -421,8 +438,8 @@ class SQLStorage:
 
     def lease_get(self, lease_id: str) -> LeaseRow | None:
         with self._reader() as connection:
-            row = connection.execute(select(lease_table).where(lease_table.c.lease_id == lease_id)).first()
-        return LeaseRow(**row._mapping) if row else None
+            row = connection.execute(_select_rows().where(lease_table.c.lease_id == lease_id)).first()
+        return LeaseRow(*row) if row else None
 
     def lease_update(self, lease_id: str, expected_version: int | None = None, **values) -> bool:
         """Update a lease row; with ``expected_version`` only if nobody changed it since."""
@@ -444,31 +461,41 @@ class SQLStorage:
     ) -> list[str]:
         query = select(lease_table.c.lease_id).where(_prefix_range(lease_table.c.lease_id, prefix))
         if irrevocable is not None:
-            query = query.where(lease_table.c.irrevocable == irrevocable)
+            query = query.where(lease_table.c.irrevocable == (true() if irrevocable else false()))
         query = query.order_by(lease_table.c.lease_id)
         if limit is not None:
             query = query.limit(limit)
         with self._reader() as connection:
             return [row.lease_id for row in connection.execute(query)]
 
-    def lease_rows(self, lease_ids: Sequence[str]) -> list[LeaseRow]:
+    def lease_rows(
+        self, lease_ids: Sequence[str], *, claimable_by: tuple[str, float] | None = None
+    ) -> list[LeaseRow]:
+        """Rows of these leases; with ``claimable_by=(owner, owner_timeout)`` only those
+        no other live owner holds."""
+        rows: list[LeaseRow] = []
         with self._reader() as connection:
-            rows = connection.execute(select(lease_table).where(lease_table.c.lease_id.in_(list(lease_ids))))
-            return [LeaseRow(**row._mapping) for row in rows]
+            for start in range(0, len(lease_ids), CHUNK):
+                chunk = list(lease_ids[start : start + CHUNK])
+                query = _select_rows().where(lease_table.c.lease_id.in_(chunk))
+                if claimable_by is not None:
+                    query = query.where(self._claimable(self.clock(), *claimable_by))
+                rows += [LeaseRow(*row) for row in connection.execute(query)]
+        return rows
 
     def lease_count(self, prefix: str = "", *, irrevocable: bool | None = None) -> int:
         query = (
             select(func.count()).select_from(lease_table).where(_prefix_range(lease_table.c.lease_id, prefix))
         )
         if irrevocable is not None:
-            query = query.where(lease_table.c.irrevocable == irrevocable)
+            query = query.where(lease_table.c.irrevocable == (true() if irrevocable else false()))
         with self._reader() as connection:
             return connection.execute(query).scalar_one()
 
     def lease_counts_by_mount(self, *, irrevocable: bool | None = None) -> dict[str, int]:
         query = select(lease_table.c.mount_uuid, func.count()).group_by(lease_table.c.mount_uuid)
         if irrevocable is not None:
-            query = query.where(lease_table.c.irrevocable == irrevocable)
+            query = query.where(lease_table.c.irrevocable == (true() if irrevocable else false()))
         with self._reader() as connection:
             return {row[0]: row[1] for row in connection.execute(query)}
 
@@ -583,29 +610,60 @@ class SQLStorage:
         with self._reader() as connection:
             for start in range(0, len(lease_ids), CHUNK):
                 query = (
-                    select(lease_table)
+                    _select_rows()
                     .where(lease_table.c.lease_id.in_(list(lease_ids[start : start + CHUNK])))
                     .where(lease_table.c.claim_owner == owner)
                 )
-                rows += [LeaseRow(**row._mapping) for row in connection.execute(query)]
+                rows += [LeaseRow(*row) for row in connection.execute(query)]
         return rows
 
-    def claimable_lease_ids(
+    def claimable_lease_rows(
         self, prefix: str, *, after: str, limit: int, owner: str, owner_timeout: float
-    ) -> list[str]:
-        """The next ``limit`` lease ids under ``prefix`` (in id order, after ``after``)
+    ) -> list[LeaseRow]:
+        """The next ``limit`` leases under ``prefix`` (in id order, after ``after``)
         that no live owner holds: a revoke-prefix walks its range with this cursor."""
         now = self.clock()
-        query = select(lease_table.c.lease_id).where(_prefix_range(lease_table.c.lease_id, prefix))
+        query = _select_rows().where(_prefix_range(lease_table.c.lease_id, prefix))
         if after:
             query = query.where(lease_table.c.lease_id > after)
+        query = query.where(self._claimable(now, owner, owner_timeout))
+        with self._reader() as connection:
+            return [
+                LeaseRow(*row)
+                for row in connection.execute(query.order_by(lease_table.c.lease_id).limit(limit))
+            ]
+
+    def due_lease_rows(
+        self, limit: int, *, owner: str, owner_timeout: float, newest_first: bool = False
+    ) -> list[LeaseRow]:
+        """Due leases no live owner holds. Sweepers of different processes pick their
+        end of the backlog at random, so that they seldom work on the same batch."""
+        now = self.clock()
+        order = lease_table.c.due_at.desc() if newest_first else lease_table.c.due_at
         query = (
-            query.where(self._claimable(now, owner, owner_timeout))
-            .order_by(lease_table.c.lease_id)
+            _select_rows()
+            .where(lease_table.c.due_at <= now)
+            .where(self._claimable(now, owner, owner_timeout))
+            .order_by(order)
             .limit(limit)
         )
         with self._reader() as connection:
-            return [row.lease_id for row in connection.execute(query)]
+            return [LeaseRow(*row) for row in connection.execute(query)]
+
+    def delete_unclaimed_leases(self, lease_ids: Sequence[str], owner: str, owner_timeout: float) -> int:
+        """Delete leases unless a live owner (other than ``owner``) holds them: the bulk
+        path for leases whose revocation calls nothing outside (it is idempotent, so a
+        claim would only cost a write). Returns how many were deleted."""
+        deleted = 0
+        for start in range(0, len(lease_ids), CHUNK):
+            now = self.clock()
+            with self.transaction() as conn:
+                deleted += conn.execute(
+                    delete(lease_table)
+                    .where(lease_table.c.lease_id.in_(list(lease_ids[start : start + CHUNK])))
+                    .where(self._claimable(now, owner, owner_timeout))
+                ).rowcount
+        return deleted
 
     def queue_leases(self, lease_ids: Sequence[str]) -> None:
         """Make leases due now (database clock): the sweepers revoke them next. Leases
@@ -619,7 +677,7 @@ class SQLStorage:
                     .values(due_at=self.clock(), version=lease_table.c.version + 1)
                 )
 
-    def queue_lease_prefix(self, prefix: str, *, page: int = 2000) -> int:
+    def queue_lease_prefix(self, prefix: str, *, page: int = CHUNK) -> int:
         """Queue every lease under ``prefix`` (as queue_leases), one short write
         transaction per ``page`` ids so other writers are never held up for long;
         returns how many leases the prefix holds."""
@@ -637,10 +695,11 @@ class SQLStorage:
                 return total
             now = self.clock()
             with self.transaction() as conn:
+                # By id (the primary key): given a range and "due_at > now", SQLite
+                # would walk the due_at index instead, which holds every lease.
                 conn.execute(
                     update(lease_table)
-                    .where(lease_table.c.lease_id >= ids[0])
-                    .where(lease_table.c.lease_id <= ids[-1])
+                    .where(lease_table.c.lease_id.in_(ids))
                     .where(lease_table.c.attempts == 0)
                     .where(or_(lease_table.c.due_at.is_(None), lease_table.c.due_at > now))
                     .values(due_at=now, version=lease_table.c.version + 1)
@@ -717,6 +776,13 @@ class SQLStorage:
         now = self.clock()
         with self.transaction() as conn:
             conn.execute(delete(owner_table).where(owner_table.c.heartbeat_at < now - older_than))
+
+
+def _add_lease_indexes(connection: Connection) -> None:
+    """Lease indexes added since the table was first created (create_all only makes
+    the indexes of tables it creates)."""
+    for index in lease_table.indexes:
+        index.create(connection, checkfirst=True)
 
 
 SQLITE_FILE_MODE = 0o600
