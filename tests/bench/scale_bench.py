@@ -103,12 +103,12 @@ def _lease_row(barrier, mount_uuid: str, role: str, now: float, *, old_format: b
     lease_id = f"{path}/{random_base62(24)}"
     internal = {"username": f"vault-bench-{lease_id[-8:]}", "policy": ROLE_ARN, "is_sts": True}
     if old_format:
-        plain = json.dumps(
-            {"kind": "secret", "secret_type": "access_keys", "internal": internal, "path": path}
-        )
+        plain = {"kind": "secret", "secret_type": "access_keys", "internal": internal, "path": path}
+        data = json.dumps(plain).encode()
     else:
-        plain = json.dumps({"t": "access_keys", "i": internal}, separators=(",", ":"))
-    data = plain.encode()
+        from vaultlet.core.expiration import _pack
+
+        data = _pack({"t": "access_keys", "i": internal})
     return {
         "lease_id": lease_id,
         "mount_uuid": mount_uuid,
