@@ -135,8 +135,8 @@ def test_queued_revocations_survive_workers_that_die_holding_their_claims(tmp_pa
         assert status == 202, text
         assert wait_for(lambda: "SIGKILL" in server.log_text(), timeout=30), "no worker died on its claim"
         time.sleep(1)
+        server.kill()  # still armed: no worker got past the fault point
         fault_file.write_text("")
-        server.kill()
         assert _lease_rows(tmp_path / "vaultlet" / "vaultlet.db") == 120, "nothing revoked while armed"
         server = start_vaultlet_production(tmp_path / "vaultlet", workers=2, extra=BULK_CONFIG, env=env)
         assert wait_for(lambda: _leases_under(server, "auth/token/create/") == 0, timeout=60)

@@ -71,6 +71,8 @@ REVOKED, FAILED, BUSY = "revoked", "failed", "busy"
 # Crash-test point (vaultlet.faults): a lease claimed, its engine not yet called.
 FAULT_LEASE_CLAIMED = "lease-revoke-claimed"
 PROGRESS_LOG_INTERVAL = 5.0  # seconds between progress lines of a long revoke
+JOB_PREFIX = "sys/expire/revoke-prefix/"  # queued revoke-prefix jobs (barrier records)
+JOB_SLICE_SECONDS = 5.0  # a sweeper works on jobs this long before its due leases
 LOG_EACH_UP_TO = 10  # a batch revoking more leases logs one line, not one per lease
 
 
@@ -280,8 +282,9 @@ class ExpirationManager:
         return by_mount
 
     def queued(self) -> int:
-        """Leases due now: expired, or queued by a revoke (the sweepers' backlog)."""
-        return self.storage.lease_due_count()
+        """The sweepers' backlog: leases due now (expired, or queued by a revoke) and
+        leases under a queued revoke-prefix."""
+        return self.storage.lease_due_count() + self.queued_in_jobs()
 
     def irrevocable(self, limit: int | None = 10000) -> list[dict[str, Any]]:
         ids = self.storage.lease_ids(irrevocable=True, limit=limit)
@@ -375,10 +378,7 @@ class ExpirationManager:
             return 1
         lower = exact + "/" if exact else ""
         if not sync and not force:
-            total = self.storage.queue_lease_prefix(lower)
-            log.info("revoke-prefix queued: prefix=%s leases=%d sync=False", lower, total)
-            self.wake()
-            return total
+            return self._queue_prefix(lower)
         started = time.monotonic()
         log.info("revoke-prefix started: prefix=%s sync=True force=%s", lower, force)
         outcome = self._revoke_range(lower, claimant=self._claimant(), force=force)
@@ -393,10 +393,88 @@ class ExpirationManager:
             raise outcome.error()
         return outcome.revoked
 
+    # -- queued revoke-prefix jobs -------------------------------------------
+    #
+    # A revoke-prefix with sync=false is one record ("revoke every lease under P"),
+    # written in one statement however many leases P holds. A sweeper takes the job
+    # (compare-and-set on the record, naming its process as owner) and walks P in id
+    # order batch by batch, saving its cursor as it goes; if its process dies, the
+    # job's owner is seen dead and another sweeper resumes from the cursor.
+
+    def _queue_prefix(self, prefix: str) -> int:
+        total = self.storage.lease_count(prefix)
+        job = {"prefix": prefix, "owner": "", "after": "", "queued_at": time.time()}
+        self.core.store.put(JOB_PREFIX + _random_id(), job)
+        log.info("revoke-prefix queued: prefix=%s leases=%d sync=False", prefix, total)
+        self.wake()
+        return total
+
+    def queued_in_jobs(self) -> int:
+        jobs = [self.core.store.get(key) for key in self.core.store.keys(JOB_PREFIX)]
+        return sum(self.storage.lease_count(job["prefix"]) for job in jobs if job)
+
+    def run_jobs(self, budget: float = JOB_SLICE_SECONDS) -> int:
+        """Work on the queued revoke-prefix jobs this process owns or can take, for
+        about ``budget`` seconds; returns how many leases were revoked."""
+        revoked, deadline = 0, time.monotonic() + budget
+        for key in self.core.store.keys(JOB_PREFIX):
+            if self._stop.is_set() or time.monotonic() >= deadline:
+                break
+            job, version = self.core.store.get_with_version(key)
+            if job is None:
+                continue
+            owner = job["owner"]
+            if (
+                owner
+                and owner != self.owner.id
+                and self.storage.owner_alive(owner, self.settings.owner_timeout)
+            ):
+                continue  # a live process is on it
+            if owner != self.owner.id:
+                job["owner"] = self.owner.id
+                if not self.core.store.put_if_version(key, job, version):
+                    continue  # another process took it first
+                if owner:
+                    log.info("took over revoke-prefix job of a dead process: prefix=%s", job["prefix"])
+            revoked += self._run_job(key, job, deadline)
+        return revoked
+
+    def _run_job(self, key: str, job: dict[str, Any], deadline: float) -> int:
+        outcome = RevocationOutcome()
+        progress = _Progress(job["prefix"])
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            rows = self.storage.claimable_lease_rows(
+                job["prefix"],
+                after=job["after"],
+                limit=self.settings.batch_size,
+                owner=self._sweeper,
+                owner_timeout=self.settings.owner_timeout,
+            )
+            if not rows:
+                self.core.store.delete(key)
+                log.info(
+                    "revoke-prefix job finished: prefix=%s seconds=%.1f",
+                    job["prefix"],
+                    time.time() - job["queued_at"],
+                )
+                return outcome.revoked
+            job["after"] = rows[-1].lease_id
+            # The sweeper's attempts (they count); a lease in backoff keeps its schedule.
+            fresh = [row for row in rows if row.attempts == 0]
+            self._revoke_rows(fresh, self._sweeper, outcome, counted=True)
+            progress.note(outcome.revoked)
+            time.sleep(0)  # let this process's request threads have the GIL
+        self.core.store.put(key, job)  # the cursor, for the next slice or a successor
+        return outcome.revoked
+
     def revoke_for_token(self, token_hash: str) -> None:
         ids = self.storage.lease_ids_for_token(token_hash)
         if ids:
             self._revoke_all(ids)
+
+    def revoke_issued_leases(self, lease_ids: list[str]) -> None:
+        """The leases issued under tokens being revoked (tokens.revoke_trees)."""
+        self._revoke_all(lease_ids)
 
     def revoke_for_mount(self, mount_uuid: str) -> list[str]:
         """Revoke every lease of a mount now; returns the ids that could not be revoked."""
@@ -519,8 +597,11 @@ class ExpirationManager:
         due_now: bool = False,
     ) -> None:
         backends: dict[str, Any] = {}
-        local, upstream = [], []
+        local, upstream, tokens = [], [], []
         for row in rows:
+            if not row.data and row.mount_uuid == TOKEN_MOUNT_UUID:
+                tokens.append(row)  # revoked together below
+                continue
             try:
                 call, remote = self._revoke_call(row, backends)
             except Exception as error:  # noqa: BLE001 - corrupt data: recorded under a claim, retried
@@ -529,6 +610,19 @@ class ExpirationManager:
             (upstream if remote else local).append((row, call))
         if upstream:
             self._revoke_upstream(upstream, claimant, outcome, counted=counted, force=force, due_now=due_now)
+        if tokens or local:
+            faults.point(FAULT_LEASE_CLAIMED)  # picked, no engine called yet (no claim: see above)
+        if tokens:
+            hashes = [self._open_data(row)["token_hash"] for row in tokens]
+            call = (lambda: self.core.tokens.revoke_trees(hashes)) if len(tokens) > 1 else None
+            if call is None:
+                local.append((tokens[0], lambda: self.core.tokens.revoke_tree(hashes[0])))
+            else:
+                error, _ = _run(call)
+                if error is None:
+                    local += [(row, None) for row in tokens]
+                else:  # all of them fail alike: retried one by one
+                    local += [(row, _raising(error)) for row in tokens]
         if local:
             self._revoke_local(local, claimant, outcome, counted=counted, force=force)
 
@@ -553,7 +647,6 @@ class ExpirationManager:
             self._revoked(revoked, claimant, outcome)
 
     def _revoke_local(self, items, claimant: str, outcome: RevocationOutcome, **how) -> None:
-        faults.point(FAULT_LEASE_CLAIMED)
         results = [(row, *_run(call)) for row, call in items]
         revoked = self._settle(
             results, claimant, outcome, counted=how["counted"], force=how["force"], held=False
@@ -682,7 +775,12 @@ class ExpirationManager:
     # -- sweeper -----------------------------------------------------------
 
     def sweep_once(self) -> int:
-        """Revoke due leases batch by batch until none is due (or the sweeper stops)."""
+        """A slice of the queued revoke-prefix jobs, then due leases batch by batch
+        until none is due (or the sweeper stops)."""
+        revoked = self.run_jobs()
+        return revoked + self._sweep_due()
+
+    def _sweep_due(self) -> int:
         revoked, progress = 0, _Progress("")
         while not self._stop.is_set():
             rows = self.storage.due_lease_rows(
@@ -731,8 +829,8 @@ class ExpirationManager:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                if not self.core.follow_seal_mark():
-                    self.sweep_once()
+                if not self.core.follow_seal_mark() and self.sweep_once():
+                    continue  # a backlog: keep at it
             except Exception:  # noqa: BLE001 - the sweeper must survive storage hiccups
                 log.exception("lease sweep failed")
             self._wake.wait(max(self.settings.sweep_interval, MIN_SWEEP_INTERVAL))

@@ -512,6 +512,49 @@ class SQLStorage:
             )
             return [row.lease_id for row in rows]
 
+    def lease_ids_for_tokens(self, token_hashes: Sequence[str]) -> list[str]:
+        """The leases issued under any of these tokens (their own token leases aside)."""
+        found: list[str] = []
+        for start in range(0, len(token_hashes), CHUNK):
+            chunk = list(token_hashes[start : start + CHUNK])
+            names = {f"t{i}": token_hash for i, token_hash in enumerate(chunk)}
+            placeholders = ", ".join(f":{name}" for name in names)
+            sql = f"SELECT lease_id FROM vault_leases WHERE token_hash IN ({placeholders})"
+            found += [row[0] for row in self._query(sql, names)]
+        return found
+
+    # Bulk token revocation (core/tokens.py revoke_trees): plain statements, run many
+    # times per transaction, so a batch of tokens costs a few statements, not several
+    # transactions per token.
+
+    def keys_under(self, prefixes: Sequence[str]) -> dict[str, list[str]]:
+        """Every key under each prefix (recursive, sorted), one indexed range read each."""
+        sql = "SELECT key FROM vault_kv WHERE key >= :low AND key < :high ORDER BY key"
+        return {
+            prefix: [row[0] for row in self._query(sql, {"low": prefix, "high": prefix + "\U0010ffff"})]
+            for prefix in prefixes
+        }
+
+    def delete_many(
+        self, keys: Sequence[str], *, prefixes: Sequence[str] = (), lease_ids: Sequence[str] = ()
+    ) -> None:
+        """Delete records, every record under some prefixes, and lease rows: one transaction."""
+        with self.transaction() as conn:
+            if keys:
+                conn.exec_driver_sql(
+                    self._sql("DELETE FROM vault_kv WHERE key = :key"), [{"key": key} for key in keys]
+                )
+            if prefixes:
+                conn.exec_driver_sql(
+                    self._sql("DELETE FROM vault_kv WHERE key >= :low AND key < :high"),
+                    [{"low": prefix, "high": prefix + "\U0010ffff"} for prefix in prefixes],
+                )
+            if lease_ids:
+                conn.exec_driver_sql(
+                    self._sql("DELETE FROM vault_leases WHERE lease_id = :lease_id"),
+                    [{"lease_id": lease_id} for lease_id in lease_ids],
+                )
+
     def lease_ids_for_mount(self, mount_uuid: str) -> list[str]:
         with self._reader() as connection:
             rows = connection.execute(
@@ -754,6 +797,17 @@ class SQLStorage:
                         owner_id=owner, host=host, pid=pid, process_start=process_start, heartbeat_at=now
                     )
                 )
+
+    def owner_alive(self, owner: str, owner_timeout: float) -> bool:
+        """Whether this owner id is registered with a heartbeat younger than ``owner_timeout``."""
+        now = self.clock()
+        query = (
+            select(owner_table.c.owner_id)
+            .where(owner_table.c.owner_id == owner)
+            .where(owner_table.c.heartbeat_at >= now - owner_timeout)
+        )
+        with self._reader() as connection:
+            return connection.execute(query).first() is not None
 
     def owners_on_host(self, host: str) -> list[tuple[str, int, str]]:
         """(owner id, pid, process start) of every registered owner on ``host``."""
