@@ -13,7 +13,9 @@ Environment: ``BENCH_SCALE`` (lease counts, default ``100000,1000000``),
 ``BENCH_REVOKE_SECONDS`` (cap on the revoke phase, default 600; when capped the rate
 and the projected total are printed) and ``BENCH_REVOKE_SYNC`` (the revoke-prefix
 ``sync`` values to measure, one refill each, default ``true,false``). It also prints
-bytes per lease row, before and after the row diet, on 20 k rows written side by side.
+bytes per lease row, before and after the row diet, on 20 k rows written side by side,
+and a revoke-prefix of ``BENCH_TOKEN_LEASES`` (default 5000; 0 skips it) token leases
+on vaultlet and on OpenBao's dev server in the same run.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from support.processes import ServerProcess, http, start_vaultlet_production
+from support.processes import ServerProcess, http, start_openbao_dev, start_vaultlet_production
 
 MOUNT = "aws-scale"
 REVOKE_ROLE = "revoke"  # the leases revoke-prefix removes
@@ -421,6 +424,53 @@ def _measure(
     return finished
 
 
+# -- token leases: vaultlet against OpenBao in the same run -----------------
+
+
+def _token_leases(server: ServerProcess, count: int) -> float:
+    """Create ``count`` tokens with a TTL (each has a lease) from 8 clients; seconds taken."""
+    started = time.monotonic()
+
+    def create(_index: int) -> None:
+        status, _, text = http(server, "POST", "auth/token/create", {"policies": ["default"], "ttl": "12h"})
+        assert status == 200, text[:300]
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, range(count)))
+    return time.monotonic() - started
+
+
+def _timed_revoke(server: ServerProcess, prefix: str) -> float:
+    started = time.monotonic()
+    status, _, text = http(server, "PUT", f"sys/leases/revoke-prefix/{prefix}", {"sync": True})
+    assert status == 204, text[:300]
+    return time.monotonic() - started
+
+
+def _token_revoke_report(workdir: Path) -> None:
+    """revoke-prefix sync=true of N token leases (auth/token/create/), vaultlet (production,
+    SQLite, 2 workers) and OpenBao's dev server side by side."""
+    count = int(os.environ.get("BENCH_TOKEN_LEASES", "5000"))
+    vaultlet = start_vaultlet_production(workdir / "tokens-vaultlet", workers=WORKERS)
+    openbao = start_openbao_dev(workdir / "tokens-openbao")
+    try:
+        figures = {}
+        for name, server in (("vaultlet", vaultlet), ("openbao", openbao)):
+            _token_leases(server, count)
+            figures[name] = _timed_revoke(server, "auth/token/create")
+            left = http(server, "LIST", "sys/leases/lookup/auth/token/create/")[0]
+            assert left == 404, f"{name} left token leases behind"
+        ours, theirs = figures["vaultlet"], figures["openbao"]
+        _line(
+            f"  revoke-prefix sync=true of {count} token leases",
+            f"vaultlet {ours:.2f} s ({count / ours:.0f}/s), OpenBao dev {theirs:.2f} s"
+            f" ({count / theirs:.0f}/s): {theirs / ours:.2f}× OpenBao's rate",
+        )
+    finally:
+        vaultlet.stop()
+        openbao.stop()
+
+
 def _database_report(workdir: Path, total: int) -> None:
     database = workdir / "vaultlet.db"
     sizes = _table_bytes(database)
@@ -442,6 +492,8 @@ def run(workdir: Path) -> None:
     workdir = workdir / "scale"
     workdir.mkdir(parents=True, exist_ok=True)
     _row_size_report(workdir)
+    if os.environ.get("BENCH_TOKEN_LEASES", "5000") != "0":
+        _token_revoke_report(workdir)
     server, startup = _start(workdir)
     mount_uuid = _prepare_mount(server)
     _line("  N = 0: start-to-first-answer (fresh database)", f"{startup:.2f} s")

@@ -73,7 +73,6 @@ FAULT_LEASE_CLAIMED = "lease-revoke-claimed"
 PROGRESS_LOG_INTERVAL = 5.0  # seconds between progress lines of a long revoke
 JOB_PREFIX = "sys/expire/revoke-prefix/"  # queued revoke-prefix jobs (barrier records)
 JOB_SLICE_SECONDS = 5.0  # a sweeper works on jobs this long before its due leases
-LOG_EACH_UP_TO = 10  # a batch revoking more leases logs one line, not one per lease
 
 
 @dataclass
@@ -614,15 +613,9 @@ class ExpirationManager:
             faults.point(FAULT_LEASE_CLAIMED)  # picked, no engine called yet (no claim: see above)
         if tokens:
             hashes = [self._open_data(row)["token_hash"] for row in tokens]
-            call = (lambda: self.core.tokens.revoke_trees(hashes)) if len(tokens) > 1 else None
-            if call is None:
-                local.append((tokens[0], lambda: self.core.tokens.revoke_tree(hashes[0])))
-            else:
-                error, _ = _run(call)
-                if error is None:
-                    local += [(row, None) for row in tokens]
-                else:  # all of them fail alike: retried one by one
-                    local += [(row, _raising(error)) for row in tokens]
+            keep = frozenset(row.lease_id for row in tokens)
+            error, _ = _run(lambda: self.core.tokens.revoke_trees(hashes, keep_leases=keep))
+            local += [(row, None if error is None else _raising(error)) for row in tokens]
         if local:
             self._revoke_local(local, claimant, outcome, counted=counted, force=force)
 
@@ -655,13 +648,13 @@ class ExpirationManager:
             return
         ids = [row.lease_id for row in revoked]
         deleted = self.storage.delete_unclaimed_leases(ids, claimant, self.settings.owner_timeout)
-        if deleted < len(ids):
-            # A token's revocation deletes its own lease row; anything else left was
-            # claimed by a live owner meanwhile, which will finish it.
-            still = {row.lease_id for row in self.storage.lease_rows(ids)}
-            outcome.busy += sorted(still)
-            revoked = [row for row in revoked if row.lease_id not in still]
-        self._revoked(revoked, claimant, outcome)
+        if len(deleted) < len(ids):
+            # Not deleted here: gone (another process revoked it too and deleted it
+            # first: its revocation, not ours), or claimed by a live owner meanwhile,
+            # which will finish it.
+            left = [lease_id for lease_id in ids if lease_id not in deleted]
+            outcome.busy += [row.lease_id for row in self.storage.lease_rows(left)]
+        self._revoked([row for row in revoked if row.lease_id in deleted], claimant, outcome)
 
     def _settle(
         self, results, claimant: str, outcome: RevocationOutcome, *, counted, force, held
@@ -692,13 +685,10 @@ class ExpirationManager:
 
     def _revoked(self, rows: list[LeaseRow], claimant: str, outcome: RevocationOutcome) -> None:
         outcome.revoked += len(rows)
-        if len(rows) <= LOG_EACH_UP_TO:
-            for row in rows:
-                log.info("lease revoked: lease_id=%s owner=%s", row.lease_id, claimant)
-        elif rows:
-            log.info(
-                "leases revoked: %d in one batch (first %s) owner=%s", len(rows), rows[0].lease_id, claimant
-            )
+        for row in rows:  # one line per lease: the trail of which process revoked what
+            log.info("lease revoked: lease_id=%s owner=%s", row.lease_id, claimant)
+        if len(rows) > 1:
+            log.info("leases revoked: %d in one batch owner=%s", len(rows), claimant)
 
     def _revoke_call(self, row: LeaseRow, backends: dict[str, Any]):
         """What revoking ``row`` takes: (a callable or None, whether it goes upstream)."""

@@ -348,10 +348,12 @@ class TokenStore:
             self.revoke_tree(child)
         self.revoke_one(token_hash)
 
-    def revoke_trees(self, token_hashes: list[str]) -> None:
+    def revoke_trees(self, token_hashes: list[str], *, keep_leases: frozenset[str] = frozenset()) -> None:
         """``revoke_tree`` for many tokens at once (the bulk path of a revoke-prefix over
         token leases): the tokens and all their descendants, their leases first, then
-        every record of theirs in one transaction instead of several per token."""
+        every record of theirs in one transaction instead of several per token. The
+        token leases in ``keep_leases`` are left to the caller (the expiration
+        manager deletes them itself, to know which process revoked each)."""
         every = self._with_descendants(token_hashes)
         lease_ids = self.core.storage.lease_ids_for_tokens(every)
         if lease_ids:
@@ -365,7 +367,7 @@ class TokenStore:
             keys += [ACCESSOR_PREFIX + self.hash(entry.accessor), TOKEN_PREFIX + token_hash]
             if entry.parent:
                 keys.append(f"{PARENT_PREFIX}{entry.parent}/{token_hash}")
-            if entry.lease_id:
+            if entry.lease_id and entry.lease_id not in keep_leases:
                 token_leases.append(entry.lease_id)
         self.store.delete_many(keys, prefixes=prefixes, lease_ids=token_leases)
 

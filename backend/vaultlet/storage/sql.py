@@ -693,19 +693,22 @@ class SQLStorage:
         with self._reader() as connection:
             return [LeaseRow(*row) for row in connection.execute(query)]
 
-    def delete_unclaimed_leases(self, lease_ids: Sequence[str], owner: str, owner_timeout: float) -> int:
+    def delete_unclaimed_leases(self, lease_ids: Sequence[str], owner: str, owner_timeout: float) -> set[str]:
         """Delete leases unless a live owner (other than ``owner``) holds them: the bulk
         path for leases whose revocation calls nothing outside (it is idempotent, so a
-        claim would only cost a write). Returns how many were deleted."""
-        deleted = 0
+        claim would only cost a write). Returns the ids this call deleted: of two
+        processes that revoked the same lease, exactly one deletes it."""
+        deleted: set[str] = set()
         for start in range(0, len(lease_ids), CHUNK):
             now = self.clock()
             with self.transaction() as conn:
-                deleted += conn.execute(
+                result = conn.execute(
                     delete(lease_table)
                     .where(lease_table.c.lease_id.in_(list(lease_ids[start : start + CHUNK])))
                     .where(self._claimable(now, owner, owner_timeout))
-                ).rowcount
+                    .returning(lease_table.c.lease_id)
+                )
+                deleted.update(row[0] for row in result)
         return deleted
 
     def queue_leases(self, lease_ids: Sequence[str]) -> None:
