@@ -98,3 +98,11 @@ def test_only_the_sweepers_attempts_advance_the_retry_schedule():
     assert 5 <= settings.retry_delay(0) <= 15
     assert 20 <= settings.retry_delay(2) <= 60
     assert settings.retry_delay(3) == 86400
+
+
+def test_a_prefix_of_only_slashes_revokes_nothing(core):
+    """Vault matches "/" against no lease id; it must never mean "every lease"."""
+    _, entry, _ = core.tokens.create(None, TokenRequest(policies=["p"], ttl=3600))
+    assert core.expiration.revoke_prefix("/") == 0
+    assert core.expiration.revoke_prefix("//", sync=False) == 0
+    assert core.expiration.get(entry.lease_id) is not None

@@ -369,13 +369,15 @@ class ExpirationManager:
         whatever its engine answers.
         """
         exact = prefix.strip("/")
-        if not prefix.endswith("/") and exact and self.storage.lease_get(exact) is not None:
+        if not exact:
+            return 0  # "/" names no lease (in Vault too): never "every lease"
+        if not prefix.endswith("/") and self.storage.lease_get(exact) is not None:
             if force:
                 self._revoke_all([exact], force=True)
             else:
                 self._revoke_ids([exact], sync=sync)
             return 1
-        lower = exact + "/" if exact else ""
+        lower = exact + "/"
         if not sync and not force:
             return self._queue_prefix(lower)
         started = time.monotonic()
