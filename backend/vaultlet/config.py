@@ -103,6 +103,7 @@ def _revocation(body: dict[str, Any]) -> RevocationSettings:
     settings = RevocationSettings(
         sweep_interval=_seconds(body.get("sweep_interval"), defaults.sweep_interval),
         batch_size=int(body.get("batch_size", defaults.batch_size)),
+        revoke_parallelism=int(body.get("revoke_parallelism", defaults.revoke_parallelism)),
         claim_seconds=_seconds(body.get("claim_timeout"), defaults.claim_seconds),
         retry_base=_seconds(body.get("retry_base"), defaults.retry_base),
         retry_cap=_seconds(body.get("retry_cap"), defaults.retry_cap),
@@ -114,6 +115,8 @@ def _revocation(body: dict[str, Any]) -> RevocationSettings:
         owner_timeout=_seconds(body.get("owner_timeout"), defaults.owner_timeout),
         sync_revoke_wait=_seconds(body.get("sync_revoke_wait"), defaults.sync_revoke_wait),
     )
+    if settings.batch_size < 1 or settings.revoke_parallelism < 1:
+        raise ConfigError("lease_revocation: batch_size and revoke_parallelism must be at least 1")
     if not 0 < 2 * settings.heartbeat_interval <= settings.owner_timeout:
         # A timeout shorter than two beats would declare live processes dead.
         raise ConfigError("lease_revocation: owner_timeout must be at least twice heartbeat_interval")

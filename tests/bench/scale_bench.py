@@ -11,7 +11,11 @@ measures vaultlet alone.
 Environment: ``BENCH_SCALE`` (lease counts, default ``100000,1000000``),
 ``BENCH_REVOKE_LEASES`` (how many of them revoke-prefix revokes, default 100000) and
 ``BENCH_REVOKE_SECONDS`` (cap on the revoke phase, default 600; when capped the rate
-and the projected total are printed).
+and the projected total are printed) and ``BENCH_REVOKE_SYNC`` (the revoke-prefix
+``sync`` values to measure, one refill each, default ``true,false``). It also prints
+bytes per lease row, before and after the row diet, on 20 k rows written side by side,
+and a revoke-prefix of ``BENCH_TOKEN_LEASES`` (default 5000; 0 skips it) token leases
+on vaultlet and on OpenBao's dev server in the same run.
 """
 
 from __future__ import annotations
@@ -23,9 +27,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from support.processes import ServerProcess, http, start_vaultlet_production
+from support.processes import ServerProcess, http, start_openbao_dev, start_vaultlet_production
 
 MOUNT = "aws-scale"
 REVOKE_ROLE = "revoke"  # the leases revoke-prefix removes
@@ -92,18 +97,21 @@ def _open_storage(workdir: Path):
     return storage, barrier
 
 
-def _lease_row(barrier, mount_uuid: str, role: str, now: float) -> dict:
-    """One row as ExpirationManager.register writes it for GET <mount>/sts/<role>."""
+def _lease_row(barrier, mount_uuid: str, role: str, now: float, *, old_format: bool = False) -> dict:
+    """One row as ExpirationManager.register writes it for GET <mount>/sts/<role>
+    (``old_format``: as versions before the row diet wrote it)."""
     from vaultlet.core.tokens import random_base62
 
     path = f"{MOUNT}/sts/{role}"
     lease_id = f"{path}/{random_base62(24)}"
-    data = {
-        "kind": "secret",
-        "secret_type": "access_keys",
-        "internal": {"username": f"vault-bench-{lease_id[-8:]}", "policy": ROLE_ARN, "is_sts": True},
-        "path": path,
-    }
+    internal = {"username": f"vault-bench-{lease_id[-8:]}", "policy": ROLE_ARN, "is_sts": True}
+    if old_format:
+        plain = {"kind": "secret", "secret_type": "access_keys", "internal": internal, "path": path}
+        data = json.dumps(plain).encode()
+    else:
+        from vaultlet.core.expiration import _pack
+
+        data = _pack({"t": "access_keys", "i": internal})
     return {
         "lease_id": lease_id,
         "mount_uuid": mount_uuid,
@@ -114,7 +122,7 @@ def _lease_row(barrier, mount_uuid: str, role: str, now: float) -> dict:
         "last_renewal": None,
         "renewable": False,
         "due_at": now + LEASE_TTL,
-        "data": barrier.encrypt("lease/" + lease_id, json.dumps(data).encode()),
+        "data": barrier.encrypt("lease/" + lease_id, data),
         "version": 1,
         "attempts": 0,
         "irrevocable": False,
@@ -154,6 +162,91 @@ def _unqueue(storage) -> None:
             "UPDATE vault_leases SET due_at = expire_time, claim_owner = NULL, claim_until = NULL"
             " WHERE claim_owner IS NOT NULL OR due_at < expire_time"
         )
+
+
+# -- lease row size --------------------------------------------------------
+
+ROW_SAMPLE = 20_000
+
+
+def _table_bytes(database: Path) -> dict[str, int]:
+    """Bytes of the lease table and of each of its indexes (SQLite's dbstat)."""
+    import sqlite3
+
+    connection = sqlite3.connect(database)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        names = [
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'vault_leases'")
+        ]
+        return {
+            name: connection.execute("SELECT sum(pgsize) FROM dbstat WHERE name = ?", (name,)).fetchone()[0]
+            or 0
+            for name in names
+        }
+    finally:
+        connection.close()
+
+
+def _row_bytes(workdir: Path, *, old_format: bool) -> tuple[float, dict[str, int]]:
+    """Fill a fresh database with ROW_SAMPLE STS lease rows through vaultlet's storage
+    layer (in random id order, as issuance does) and measure bytes per lease."""
+    from vaultlet.storage.barrier import Barrier
+    from vaultlet.storage.sql import SQLStorage
+
+    database = workdir / ("rows-old.db" if old_format else "rows-new.db")
+    for suffix in ("", "-wal", "-shm", ".writelock"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    storage = SQLStorage(f"sqlite:///{database}")
+    try:
+        barrier = Barrier(storage)
+        key = os.urandom(32)
+        barrier.initialize(key)
+        barrier.unseal(key)
+        if old_format:  # the schema before: every row in the token_hash index
+            with storage.transaction() as connection:
+                connection.exec_driver_sql("DROP INDEX ix_vault_leases_token_hash")
+                connection.exec_driver_sql(
+                    "CREATE INDEX ix_vault_leases_token_hash ON vault_leases (token_hash)"
+                )
+        now = time.time()
+        for _ in range(0, ROW_SAMPLE, 1000):  # many transactions, ids in random order
+            rows = [
+                _lease_row(
+                    barrier, "5d9f6a1e-0000-4000-8000-bench0scale00", REVOKE_ROLE, now, old_format=old_format
+                )
+                for _ in range(1000)
+            ]
+            columns = ", ".join(rows[0])
+            placeholders = ", ".join(f":{name}" for name in rows[0])
+            with storage.transaction() as connection:
+                connection.exec_driver_sql(
+                    f"INSERT INTO vault_leases ({columns}) VALUES ({placeholders})", rows
+                )
+    finally:
+        storage.close()
+    sizes = _table_bytes(database)
+    return sum(sizes.values()) / ROW_SAMPLE, sizes
+
+
+def _row_size_report(workdir: Path) -> None:
+    old, old_sizes = _row_bytes(workdir, old_format=True)
+    new, new_sizes = _row_bytes(workdir, old_format=False)
+    _line(
+        f"  bytes per STS lease, before (table + indexes, {ROW_SAMPLE} rows)",
+        f"{old:.0f} B  {_per_row(old_sizes)}",
+    )
+    _line("  bytes per STS lease, now", f"{new:.0f} B  {_per_row(new_sizes)}  ({new / old:.2f}× before)")
+
+
+def _per_row(sizes: dict[str, int]) -> str:
+    short = {"vault_leases": "table", "sqlite_autoindex_vault_leases_1": "id index"}
+    return (
+        "("
+        + ", ".join(f"{short.get(name, name)} {size / ROW_SAMPLE:.0f}" for name, size in sizes.items())
+        + ")"
+    )
 
 
 # -- measurements ----------------------------------------------------------
@@ -240,8 +333,9 @@ def _lease_count(server: ServerProcess) -> int:
     return http(server, "GET", "sys/leases/count")[1]["data"]["lease_count"]
 
 
-def _revoke_prefix(server: ServerProcess, expected: int, cap: float) -> bool:
-    """revoke-prefix sync=true of the revoke role's leases, with lookup-self running beside it."""
+def _revoke_prefix(server: ServerProcess, expected: int, cap: float, *, sync: bool = True) -> bool:
+    """revoke-prefix of the revoke role's leases, with lookup-self running beside it.
+    ``sync=false`` answers 202 at once: then the time until the last lease is gone counts."""
     before = _lease_count(server)
     with LookupSelfLoop(server) as idle:
         time.sleep(5)
@@ -251,7 +345,7 @@ def _revoke_prefix(server: ServerProcess, expected: int, cap: float) -> bool:
     def revoke() -> None:
         request = urllib.request.Request(
             f"{server.address}/v1/sys/leases/revoke-prefix/{MOUNT}/sts/{REVOKE_ROLE}",
-            data=json.dumps({"sync": True}).encode(),
+            data=json.dumps({"sync": sync}).encode(),
             headers={"X-Vault-Token": server.root_token},
             method="PUT",
         )
@@ -265,12 +359,29 @@ def _revoke_prefix(server: ServerProcess, expected: int, cap: float) -> bool:
 
     request = threading.Thread(target=revoke, daemon=True)
     started = time.monotonic()
+    answered = None
     with LookupSelfLoop(server) as loop:
         request.start()
         request.join(timeout=cap)
+        answered = time.monotonic() - started
+        if not sync and not request.is_alive():
+            deadline = started + cap
+            while _lease_count(server) > before - expected and time.monotonic() < deadline:
+                time.sleep(0.2)
         elapsed = time.monotonic() - started
     revoked = before - _lease_count(server)
-    label = f"  revoke-prefix sync=true of {expected} STS leases"
+    label = f"  revoke-prefix sync={str(sync).lower()} of {expected} STS leases"
+    if not sync and not request.is_alive():
+        assert outcome["status"] == 202, outcome["text"][:300]
+        _line(f"  revoke-prefix sync=false: answered {outcome['status']}", f"after {answered * 1000:.0f} ms")
+        finished = revoked >= expected
+        _line(
+            label,
+            f"{elapsed:.1f} s until the last was gone ({revoked} revoked, {revoked / elapsed:.0f} leases/s)"
+            + ("" if finished else f" CAPPED at {cap:.0f} s"),
+        )
+        _line("  lookup-self while the sweepers revoke (one client)", loop.summary())
+        return finished
     if request.is_alive():
         rate = revoked / elapsed
         _line(
@@ -283,11 +394,14 @@ def _revoke_prefix(server: ServerProcess, expected: int, cap: float) -> bool:
     else:
         assert outcome["status"] == 204, outcome["text"][:300]
         _line(label, f"{elapsed:.1f} s ({revoked} revoked, {revoked / elapsed:.0f} leases/s), answered 204")
+        _line("  sys/leases/count afterwards", json.dumps(http(server, "GET", "sys/leases/count")[1]["data"]))
     _line("  lookup-self while revoke-prefix runs (one client)", loop.summary())
     return not request.is_alive()
 
 
-def _measure(server: ServerProcess, startup: float, total: int, revoke: int, cap: float) -> bool:
+def _measure(
+    server: ServerProcess, startup: float, total: int, revoke: int, cap: float, *, sync: bool
+) -> bool:
     _line("  start-to-first-answer (sys/health 200, unsealed)", f"{startup:.2f} s")
     time.sleep(1)  # let the second worker finish its own start-up
     _line("  worker RSS after start", _worker_rss(server))
@@ -305,33 +419,109 @@ def _measure(server: ServerProcess, startup: float, total: int, revoke: int, cap
         f"p50 {p50:.1f} ms  max {worst:.1f} ms  → {len(body['data']['keys'])} keys",
     )
     _line("  worker RSS after the counts and lists", _worker_rss(server))
-    finished = _revoke_prefix(server, revoke, cap)
+    finished = _revoke_prefix(server, revoke, cap, sync=sync)
     _line("  worker RSS after revoke-prefix", _worker_rss(server))
     return finished
 
 
+# -- token leases: vaultlet against OpenBao in the same run -----------------
+
+
+def _token_leases(server: ServerProcess, count: int) -> float:
+    """Create ``count`` tokens with a TTL (each has a lease) from 8 clients; seconds taken."""
+    started = time.monotonic()
+
+    def create(_index: int) -> None:
+        status, _, text = http(server, "POST", "auth/token/create", {"policies": ["default"], "ttl": "12h"})
+        assert status == 200, text[:300]
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(create, range(count)))
+    return time.monotonic() - started
+
+
+def _timed_revoke(server: ServerProcess, prefix: str) -> float:
+    started = time.monotonic()
+    status, _, text = http(server, "PUT", f"sys/leases/revoke-prefix/{prefix}", {"sync": True})
+    assert status == 204, text[:300]
+    return time.monotonic() - started
+
+
+def _token_revoke_report(workdir: Path) -> None:
+    """revoke-prefix sync=true of N token leases (auth/token/create/), vaultlet (production,
+    SQLite, 2 workers) and OpenBao's dev server side by side."""
+    count = int(os.environ.get("BENCH_TOKEN_LEASES", "5000"))
+    vaultlet = start_vaultlet_production(workdir / "tokens-vaultlet", workers=WORKERS)
+    openbao = start_openbao_dev(workdir / "tokens-openbao")
+    try:
+        figures = {}
+        for name, server in (("vaultlet", vaultlet), ("openbao", openbao)):
+            _token_leases(server, count)
+            figures[name] = _timed_revoke(server, "auth/token/create")
+        # (OpenBao's dev root token is itself a lease under auth/token/create/ and is
+        # revoked with them: no more asking it anything.)
+        assert http(vaultlet, "LIST", "sys/leases/lookup/auth/token/create/")[0] == 404
+        ours, theirs = figures["vaultlet"], figures["openbao"]
+        _line(
+            f"  revoke-prefix sync=true of {count} token leases",
+            f"vaultlet {ours:.2f} s ({count / ours:.0f}/s), OpenBao dev {theirs:.2f} s"
+            f" ({count / theirs:.0f}/s): {theirs / ours:.2f}× OpenBao's rate",
+        )
+    finally:
+        vaultlet.stop()
+        openbao.stop()
+
+
+def _database_report(workdir: Path, total: int) -> None:
+    database = workdir / "vaultlet.db"
+    sizes = _table_bytes(database)
+    _line(
+        "  lease table + indexes per lease (this database)",
+        f"{sum(sizes.values()) / total:.0f} B; file {database.stat().st_size / total:.0f} B per lease",
+    )
+
+
 def run(workdir: Path) -> None:
     scales, revoke, cap = _settings()
+    modes = [
+        m.strip() == "true" for m in os.environ.get("BENCH_REVOKE_SYNC", "true,false").split(",") if m.strip()
+    ]
     print(
         f"\n## scale: live leases in SQLite (production server, {WORKERS} workers;"
         f" revoke phase capped at {cap:.0f} s)"
     )
     workdir = workdir / "scale"
+    workdir.mkdir(parents=True, exist_ok=True)
+    _row_size_report(workdir)
+    if os.environ.get("BENCH_TOKEN_LEASES", "5000") != "0":
+        _token_revoke_report(workdir)
     server, startup = _start(workdir)
     mount_uuid = _prepare_mount(server)
     _line("  N = 0: start-to-first-answer (fresh database)", f"{startup:.2f} s")
     server.stop()
     for total in scales:
         revoking = min(revoke, total)
-        written, seconds = _fill(workdir, mount_uuid, {REVOKE_ROLE: revoking, HOLD_ROLE: total - revoking})
-        print(f"\n### N = {total} leases ({revoking} under {MOUNT}/sts/{REVOKE_ROLE}/)", flush=True)
-        _line("  offline fill (storage layer, server stopped)", f"{written} rows in {seconds:.1f} s")
-        server, startup = _start(workdir)
-        finished = False
-        try:
-            finished = _measure(server, startup, total, revoking, cap)
-        finally:
-            if finished:
-                server.stop()
-            else:
-                server.kill()  # a capped revoke is still running in a worker
+        for index, sync in enumerate(modes):
+            written, seconds = _fill(
+                workdir, mount_uuid, {REVOKE_ROLE: revoking, HOLD_ROLE: total - revoking}
+            )
+            server, startup = _start(workdir)
+            finished = False
+            try:
+                if index == 0:
+                    print(
+                        f"\n### N = {total} leases ({revoking} under {MOUNT}/sts/{REVOKE_ROLE}/)", flush=True
+                    )
+                    _line(
+                        "  offline fill (storage layer, server stopped)", f"{written} rows in {seconds:.1f} s"
+                    )
+                    _database_report(workdir, total)
+                    finished = _measure(server, startup, total, revoking, cap, sync=sync)
+                else:
+                    _line("  refill of the revoked role", f"{written} rows in {seconds:.1f} s")
+                    finished = _revoke_prefix(server, revoking, cap, sync=sync)
+            finally:
+                if finished:
+                    server.stop()
+                else:
+                    server.kill()  # a capped revoke is still running in a worker

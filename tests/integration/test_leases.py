@@ -66,11 +66,14 @@ def test_hvac_lease_calls(server, moto, aws):
     assert not any(user_exists(moto, u) for u in users)
     assert http(server, "LIST", f"sys/leases/lookup/{aws.path}/creds/app")[0] == 404
 
+    # revoke-force still calls the engine (as Vault): the IAM key stops working.
     forced = _issue(server, aws)
-    forced_user = _username(moto, forced["data"]["access_key"])
+    forced_key = forced["data"]["access_key"]
+    forced_user = _username(moto, forced_key)
     client.sys.revoke_force(f"{aws.path}/creds/app")
     assert http(server, "PUT", "sys/leases/lookup", {"lease_id": forced["lease_id"]})[0] == 400
-    assert user_exists(moto, forced_user), "revoke-force must not call the engine"
+    assert not user_exists(moto, forced_user), "revoke-force must call the engine's revoke"
+    assert access_key_user(moto, forced_key) is None
 
 
 def test_bao_lease_commands(server, moto, aws):
@@ -181,6 +184,9 @@ def test_irrevocable_leases_can_be_force_revoked(tmp_path):
         )
         bao(server, "lease", "revoke", "-force", "-prefix", f"{mount.path}/creds/app")
         assert http(server, "GET", "sys/leases/count?type=irrevocable")[1]["data"]["lease_count"] == 0
+        # The engine was called and failed (AWS is down); force dropped the lease anyway.
+        log = server.log_text()
+        assert f"lease force-revoked although its engine failed to revoke it: lease_id={lease_id}" in log
     finally:
         server.stop()
         moto.stop()
@@ -194,3 +200,44 @@ def test_expired_lease_is_revoked_by_the_sweeper(server, moto, aws):
     assert wait_for(lambda: not user_exists(moto, username), timeout=20)
     time.sleep(0.2)
     assert http(server, "PUT", "sys/leases/lookup", {"lease_id": secret["lease_id"]})[0] == 400
+
+
+def test_revokes_by_hand_do_not_advance_the_irrevocable_schedule(tmp_path):
+    """Defect 4: only the sweeper's attempts count toward irrevocable. An operator
+    retrying a failing revoke (sync, or queued again) neither counts attempts nor
+    brings the sweeper's next retry forward."""
+    moto = start_moto(tmp_path / "moto")
+    server = start_vaultlet_production(
+        tmp_path / "vaultlet",
+        extra="""
+lease_revocation {
+  sweep_interval = "0.1s"
+  retry_base     = "1h"
+  max_attempts   = 2
+}
+""",
+    )
+    try:
+        mount = mount_aws(server, moto, http, max_retries=0)
+        assert http(server, "POST", f"{mount.path}/roles/app", {"credential_type": "iam_user"})[0] == 204
+        lease_id = _issue(server, mount)["lease_id"]
+        moto.stop()  # AWS is unreachable from now on
+        for _ in range(4):
+            status, body, _ = http(server, "PUT", "sys/leases/revoke", {"lease_id": lease_id})
+            assert status == 502 and "failed to revoke 1 lease(s)" in body["errors"][0]
+        # Queued again by hand: the first one is the sweeper's first attempt (counted),
+        # the later ones leave the lease in its hour-long backoff.
+        for _ in range(3):
+            assert http(server, "PUT", "sys/leases/revoke", {"lease_id": lease_id, "sync": False})[0] == 202
+            time.sleep(0.5)
+        irrevocable = http(server, "GET", "sys/leases/count?type=irrevocable")[1]["data"]
+        assert irrevocable["lease_count"] == 0, "7 revokes by hand made the lease irrevocable"
+        log = server.log_text()
+        failed = f"lease revocation failed: lease_id={lease_id}"
+        assert log.count(f"{failed} attempt=0 (by hand: not counted)") == 4
+        assert log.count(f"{failed} attempt=1 irrevocable=False") == 1
+        assert f"lease_id={lease_id} attempt=2" not in log
+        assert http(server, "PUT", "sys/leases/lookup", {"lease_id": lease_id})[0] == 200, "still queued"
+    finally:
+        server.stop()
+        moto.stop()

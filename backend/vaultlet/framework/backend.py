@@ -56,6 +56,10 @@ class SecretType:
     name: str
     revoke: Callable[[Any, Lease], None]
     renew: Callable[[Any, Lease], Renewal | None] | None = None
+    # ``revoke_is_local(backend, lease) -> bool``: True when revoking this lease calls
+    # no upstream service (the core then revokes it inline in bulk instead of on its
+    # bounded pool of upstream calls). None: assume it goes upstream.
+    revoke_is_local: Callable[[Any, Lease], bool] | None = None
 
 
 @dataclass
@@ -181,6 +185,10 @@ class Backend:
 
     def revoke_secret(self, type_name: str, lease: Lease) -> None:
         self.secret_type(type_name).revoke(self, lease)
+
+    def revoke_is_local(self, type_name: str, lease: Lease) -> bool:
+        secret = self._secret_types.get(type_name)
+        return bool(secret and secret.revoke_is_local and secret.revoke_is_local(self, lease))
 
     # -- lifecycle hooks (overridden by engines that need them) -------------
 

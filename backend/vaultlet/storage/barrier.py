@@ -202,6 +202,15 @@ class SecureStore:
     def delete_prefix(self, prefix: str) -> int:
         return self.storage.delete_prefix(prefix)
 
+    def delete_many(self, keys: list[str], *, prefixes: list[str] = (), lease_ids: list[str] = ()) -> None:
+        """Delete records, every record under some prefixes and lease rows, in one transaction."""
+        for key in keys:
+            self._cache.pop(key, None)
+        self.storage.delete_many(keys, prefixes=prefixes, lease_ids=lease_ids)
+
+    def keys_under(self, prefixes: list[str]) -> dict[str, list[str]]:
+        return self.storage.keys_under(prefixes)
+
     def list(self, prefix: str) -> list[str]:
         return self.storage.list(prefix)
 

@@ -40,14 +40,18 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     create_engine,
     delete,
     event,
     exists,
+    false,
     func,
     literal,
     or_,
     select,
+    text,
+    true,
     update,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -73,7 +77,9 @@ lease_table = Table(
     metadata,
     Column("lease_id", KeyString, primary_key=True),
     Column("mount_uuid", String(64), nullable=False),
-    Column("token_hash", String(128), nullable=True, index=True),
+    # The issuing token's hash: NULL for token leases (their token is in the lease id)
+    # and indexed only where set (the index would otherwise hold a row per lease).
+    Column("token_hash", String(128), nullable=True),
     Column("issue_time", Float, nullable=False),
     Column("expire_time", Float, nullable=True),
     Column("max_expire_time", Float, nullable=True),
@@ -90,6 +96,19 @@ lease_table = Table(
     Column("data", LargeBinary, nullable=False),
     Column("version", BigInteger, nullable=False),
     Index("ix_vault_leases_due", "due_at"),
+    Index(
+        "ix_vault_leases_token_hash",
+        "token_hash",
+        sqlite_where=text("token_hash IS NOT NULL"),
+        postgresql_where=text("token_hash IS NOT NULL"),
+    ),
+    # Only the irrevocable leases (few): counting and listing them reads no table.
+    Index(
+        "ix_vault_leases_irrevocable",
+        "mount_uuid",
+        sqlite_where=text("irrevocable = 1"),
+        postgresql_where=text("irrevocable = true"),
+    ),
 )
 
 # Rate-limit quota counters: one row per (quota, client address), one fixed window each.
@@ -149,6 +168,10 @@ owner_table = Table(
 # other's claims. Owner ids have this fixed length so SQL can cut them out.
 OWNER_ID_LENGTH = 16
 
+# Lease ids per statement in batched lease writes: SQLite allows 32766 bound
+# parameters, and a few hundred rows keep each write transaction to milliseconds.
+CHUNK = 500
+
 SCHEMA_LOCK_ID = 0x7661756C  # "vaul": the PostgreSQL advisory lock taken while creating tables
 
 
@@ -170,6 +193,12 @@ class LeaseRow:
     last_error: str | None
     data: bytes
     version: int
+
+
+def _select_rows():
+    """SELECT of whole lease rows in LeaseRow's field order (building a LeaseRow from
+    a tuple is many times cheaper than from SQLAlchemy's row mapping)."""
+    return select(*(lease_table.c[name] for name in LeaseRow.__dataclass_fields__))
 
 
 def _prefix_range(column, prefix: str):
@@ -203,12 +232,14 @@ class SQLStorage:
         """Create the tables once, even when several workers start at the same moment
         (``create_all`` checks, then creates: two processes can both decide to create)."""
         if self.is_sqlite:
-            with self._write_lock:
-                metadata.create_all(self.engine)
+            with self._write_lock, self.engine.begin() as connection:
+                metadata.create_all(connection)
+                _add_lease_indexes(connection)
             return
         with self.engine.begin() as connection:
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK_ID})")
             metadata.create_all(connection)
+            _add_lease_indexes(connection)
 
     def _create_engine(self, url: str, pool_size: int, *, writer: bool) -> Engine:
         if not self.is_sqlite:
@@ -407,8 +438,8 @@ class SQLStorage:
 
     def lease_get(self, lease_id: str) -> LeaseRow | None:
         with self._reader() as connection:
-            row = connection.execute(select(lease_table).where(lease_table.c.lease_id == lease_id)).first()
-        return LeaseRow(**row._mapping) if row else None
+            row = connection.execute(_select_rows().where(lease_table.c.lease_id == lease_id)).first()
+        return LeaseRow(*row) if row else None
 
     def lease_update(self, lease_id: str, expected_version: int | None = None, **values) -> bool:
         """Update a lease row; with ``expected_version`` only if nobody changed it since."""
@@ -430,31 +461,49 @@ class SQLStorage:
     ) -> list[str]:
         query = select(lease_table.c.lease_id).where(_prefix_range(lease_table.c.lease_id, prefix))
         if irrevocable is not None:
-            query = query.where(lease_table.c.irrevocable == irrevocable)
+            query = query.where(lease_table.c.irrevocable == (true() if irrevocable else false()))
         query = query.order_by(lease_table.c.lease_id)
         if limit is not None:
             query = query.limit(limit)
         with self._reader() as connection:
             return [row.lease_id for row in connection.execute(query)]
 
-    def lease_rows(self, lease_ids: Sequence[str]) -> list[LeaseRow]:
+    def lease_rows(
+        self, lease_ids: Sequence[str], *, claimable_by: tuple[str, float] | None = None
+    ) -> list[LeaseRow]:
+        """Rows of these leases; with ``claimable_by=(owner, owner_timeout)`` only those
+        no other live owner holds."""
+        rows: list[LeaseRow] = []
         with self._reader() as connection:
-            rows = connection.execute(select(lease_table).where(lease_table.c.lease_id.in_(list(lease_ids))))
-            return [LeaseRow(**row._mapping) for row in rows]
+            for start in range(0, len(lease_ids), CHUNK):
+                chunk = list(lease_ids[start : start + CHUNK])
+                query = _select_rows().where(lease_table.c.lease_id.in_(chunk))
+                if claimable_by is not None:
+                    query = query.where(self._claimable(self.clock(), *claimable_by))
+                rows += [LeaseRow(*row) for row in connection.execute(query)]
+        return rows
 
     def lease_count(self, prefix: str = "", *, irrevocable: bool | None = None) -> int:
         query = (
             select(func.count()).select_from(lease_table).where(_prefix_range(lease_table.c.lease_id, prefix))
         )
         if irrevocable is not None:
-            query = query.where(lease_table.c.irrevocable == irrevocable)
+            query = query.where(lease_table.c.irrevocable == (true() if irrevocable else false()))
         with self._reader() as connection:
             return connection.execute(query).scalar_one()
 
-    def lease_counts_by_mount(self) -> dict[str, int]:
+    def lease_counts_by_mount(self, *, irrevocable: bool | None = None) -> dict[str, int]:
         query = select(lease_table.c.mount_uuid, func.count()).group_by(lease_table.c.mount_uuid)
+        if irrevocable is not None:
+            query = query.where(lease_table.c.irrevocable == (true() if irrevocable else false()))
         with self._reader() as connection:
             return {row[0]: row[1] for row in connection.execute(query)}
+
+    def lease_due_count(self) -> int:
+        """Leases due now: expired, or queued for revocation (the sweepers' backlog)."""
+        query = select(func.count()).select_from(lease_table).where(lease_table.c.due_at <= self.clock())
+        with self._reader() as connection:
+            return connection.execute(query).scalar_one()
 
     def lease_ids_for_token(self, token_hash: str) -> list[str]:
         with self._reader() as connection:
@@ -462,6 +511,49 @@ class SQLStorage:
                 select(lease_table.c.lease_id).where(lease_table.c.token_hash == token_hash)
             )
             return [row.lease_id for row in rows]
+
+    def lease_ids_for_tokens(self, token_hashes: Sequence[str]) -> list[str]:
+        """The leases issued under any of these tokens (their own token leases aside)."""
+        found: list[str] = []
+        for start in range(0, len(token_hashes), CHUNK):
+            chunk = list(token_hashes[start : start + CHUNK])
+            names = {f"t{i}": token_hash for i, token_hash in enumerate(chunk)}
+            placeholders = ", ".join(f":{name}" for name in names)
+            sql = f"SELECT lease_id FROM vault_leases WHERE token_hash IN ({placeholders})"
+            found += [row[0] for row in self._query(sql, names)]
+        return found
+
+    # Bulk token revocation (core/tokens.py revoke_trees): plain statements, run many
+    # times per transaction, so a batch of tokens costs a few statements, not several
+    # transactions per token.
+
+    def keys_under(self, prefixes: Sequence[str]) -> dict[str, list[str]]:
+        """Every key under each prefix (recursive, sorted), one indexed range read each."""
+        sql = "SELECT key FROM vault_kv WHERE key >= :low AND key < :high ORDER BY key"
+        return {
+            prefix: [row[0] for row in self._query(sql, {"low": prefix, "high": prefix + "\U0010ffff"})]
+            for prefix in prefixes
+        }
+
+    def delete_many(
+        self, keys: Sequence[str], *, prefixes: Sequence[str] = (), lease_ids: Sequence[str] = ()
+    ) -> None:
+        """Delete records, every record under some prefixes, and lease rows: one transaction."""
+        with self.transaction() as conn:
+            if keys:
+                conn.exec_driver_sql(
+                    self._sql("DELETE FROM vault_kv WHERE key = :key"), [{"key": key} for key in keys]
+                )
+            if prefixes:
+                conn.exec_driver_sql(
+                    self._sql("DELETE FROM vault_kv WHERE key >= :low AND key < :high"),
+                    [{"low": prefix, "high": prefix + "\U0010ffff"} for prefix in prefixes],
+                )
+            if lease_ids:
+                conn.exec_driver_sql(
+                    self._sql("DELETE FROM vault_leases WHERE lease_id = :lease_id"),
+                    [{"lease_id": lease_id} for lease_id in lease_ids],
+                )
 
     def lease_ids_for_mount(self, mount_uuid: str) -> list[str]:
         with self._reader() as connection:
@@ -533,16 +625,18 @@ class SQLStorage:
         *,
         due_now: bool = False,
     ) -> int:
-        """Claim several leases in one statement (those a live owner holds are left
-        alone); with ``due_now`` they are also queued for revocation, so that if this
-        owner dies the sweepers finish the job at once. Returns how many were claimed."""
+        """Claim several leases in one statement per chunk (those a live owner holds are
+        left alone); with ``due_now`` they are also queued for revocation, so that if this
+        owner dies the sweepers finish the job at once. A lease whose revocation already
+        failed keeps its retry time: revoking it by hand must not make the sweeper retry
+        (and count attempts) sooner than its backoff says. Returns how many were claimed."""
         claimed = 0
-        for start in range(0, len(lease_ids), 500):
-            chunk = list(lease_ids[start : start + 500])
+        for start in range(0, len(lease_ids), CHUNK):
+            chunk = list(lease_ids[start : start + CHUNK])
             now = self.clock()
             values = {"claim_owner": owner, "claim_until": now + hold_seconds}
             if due_now:
-                values["due_at"] = now
+                values["due_at"] = case((lease_table.c.attempts == 0, now), else_=lease_table.c.due_at)
             with self.transaction() as conn:
                 result = conn.execute(
                     update(lease_table)
@@ -553,15 +647,123 @@ class SQLStorage:
             claimed += result.rowcount
         return claimed
 
+    def claimed_lease_rows(self, lease_ids: Sequence[str], owner: str) -> list[LeaseRow]:
+        """The rows among ``lease_ids`` that ``owner`` holds the claim on (after claim_leases)."""
+        rows: list[LeaseRow] = []
+        with self._reader() as connection:
+            for start in range(0, len(lease_ids), CHUNK):
+                query = (
+                    _select_rows()
+                    .where(lease_table.c.lease_id.in_(list(lease_ids[start : start + CHUNK])))
+                    .where(lease_table.c.claim_owner == owner)
+                )
+                rows += [LeaseRow(*row) for row in connection.execute(query)]
+        return rows
+
+    def claimable_lease_rows(
+        self, prefix: str, *, after: str, limit: int, owner: str, owner_timeout: float
+    ) -> list[LeaseRow]:
+        """The next ``limit`` leases under ``prefix`` (in id order, after ``after``)
+        that no live owner holds: a revoke-prefix walks its range with this cursor."""
+        now = self.clock()
+        query = _select_rows().where(_prefix_range(lease_table.c.lease_id, prefix))
+        if after:
+            query = query.where(lease_table.c.lease_id > after)
+        query = query.where(self._claimable(now, owner, owner_timeout))
+        with self._reader() as connection:
+            return [
+                LeaseRow(*row)
+                for row in connection.execute(query.order_by(lease_table.c.lease_id).limit(limit))
+            ]
+
+    def due_lease_rows(
+        self, limit: int, *, owner: str, owner_timeout: float, newest_first: bool = False
+    ) -> list[LeaseRow]:
+        """Due leases no live owner holds. Sweepers of different processes pick their
+        end of the backlog at random, so that they seldom work on the same batch."""
+        now = self.clock()
+        order = lease_table.c.due_at.desc() if newest_first else lease_table.c.due_at
+        query = (
+            _select_rows()
+            .where(lease_table.c.due_at <= now)
+            .where(self._claimable(now, owner, owner_timeout))
+            .order_by(order)
+            .limit(limit)
+        )
+        with self._reader() as connection:
+            return [LeaseRow(*row) for row in connection.execute(query)]
+
+    def delete_unclaimed_leases(self, lease_ids: Sequence[str], owner: str, owner_timeout: float) -> set[str]:
+        """Delete leases unless a live owner (other than ``owner``) holds them: the bulk
+        path for leases whose revocation calls nothing outside (it is idempotent, so a
+        claim would only cost a write). Returns the ids this call deleted: of two
+        processes that revoked the same lease, exactly one deletes it."""
+        deleted: set[str] = set()
+        for start in range(0, len(lease_ids), CHUNK):
+            now = self.clock()
+            with self.transaction() as conn:
+                result = conn.execute(
+                    delete(lease_table)
+                    .where(lease_table.c.lease_id.in_(list(lease_ids[start : start + CHUNK])))
+                    .where(self._claimable(now, owner, owner_timeout))
+                    .returning(lease_table.c.lease_id)
+                )
+                deleted.update(row[0] for row in result)
+        return deleted
+
     def queue_leases(self, lease_ids: Sequence[str]) -> None:
-        """Make leases due now (database clock): the sweepers revoke them next."""
-        for start in range(0, len(lease_ids), 500):
+        """Make leases due now (database clock): the sweepers revoke them next. Leases
+        whose revocation already failed keep their backoff (see claim_leases)."""
+        for start in range(0, len(lease_ids), CHUNK):
             with self.transaction() as conn:
                 conn.execute(
                     update(lease_table)
-                    .where(lease_table.c.lease_id.in_(list(lease_ids[start : start + 500])))
+                    .where(lease_table.c.lease_id.in_(list(lease_ids[start : start + CHUNK])))
+                    .where(lease_table.c.attempts == 0)
                     .values(due_at=self.clock(), version=lease_table.c.version + 1)
                 )
+
+    def queue_lease_prefix(self, prefix: str, *, page: int = CHUNK) -> int:
+        """Queue every lease under ``prefix`` (as queue_leases), one short write
+        transaction per ``page`` ids so other writers are never held up for long;
+        returns how many leases the prefix holds."""
+        total, after = 0, ""
+        while True:
+            query = select(lease_table.c.lease_id).where(_prefix_range(lease_table.c.lease_id, prefix))
+            if after:
+                query = query.where(lease_table.c.lease_id > after)
+            with self._reader() as connection:
+                ids = [
+                    row.lease_id
+                    for row in connection.execute(query.order_by(lease_table.c.lease_id).limit(page))
+                ]
+            if not ids:
+                return total
+            now = self.clock()
+            with self.transaction() as conn:
+                # By id (the primary key): given a range and "due_at > now", SQLite
+                # would walk the due_at index instead, which holds every lease.
+                conn.execute(
+                    update(lease_table)
+                    .where(lease_table.c.lease_id.in_(ids))
+                    .where(lease_table.c.attempts == 0)
+                    .where(or_(lease_table.c.due_at.is_(None), lease_table.c.due_at > now))
+                    .values(due_at=now, version=lease_table.c.version + 1)
+                )
+            total += len(ids)
+            after = ids[-1]
+
+    def delete_claimed_leases(self, lease_ids: Sequence[str], owner: str) -> int:
+        """Delete the revoked leases of a batch that ``owner`` still holds, one statement per chunk."""
+        deleted = 0
+        for start in range(0, len(lease_ids), CHUNK):
+            with self.transaction() as conn:
+                deleted += conn.execute(
+                    delete(lease_table)
+                    .where(lease_table.c.lease_id.in_(list(lease_ids[start : start + CHUNK])))
+                    .where(lease_table.c.claim_owner == owner)
+                ).rowcount
+        return deleted
 
     def release_claim(self, lease_id: str, owner: str, *, retry_in: float | None = None, **values) -> bool:
         """Give a claim back; ``retry_in`` seconds from now (database clock) it is due again."""
@@ -599,6 +801,17 @@ class SQLStorage:
                     )
                 )
 
+    def owner_alive(self, owner: str, owner_timeout: float) -> bool:
+        """Whether this owner id is registered with a heartbeat younger than ``owner_timeout``."""
+        now = self.clock()
+        query = (
+            select(owner_table.c.owner_id)
+            .where(owner_table.c.owner_id == owner)
+            .where(owner_table.c.heartbeat_at >= now - owner_timeout)
+        )
+        with self._reader() as connection:
+            return connection.execute(query).first() is not None
+
     def owners_on_host(self, host: str) -> list[tuple[str, int, str]]:
         """(owner id, pid, process start) of every registered owner on ``host``."""
         with self._reader() as connection:
@@ -620,6 +833,13 @@ class SQLStorage:
         now = self.clock()
         with self.transaction() as conn:
             conn.execute(delete(owner_table).where(owner_table.c.heartbeat_at < now - older_than))
+
+
+def _add_lease_indexes(connection: Connection) -> None:
+    """Lease indexes added since the table was first created (create_all only makes
+    the indexes of tables it creates)."""
+    for index in lease_table.indexes:
+        index.create(connection, checkfirst=True)
 
 
 SQLITE_FILE_MODE = 0o600

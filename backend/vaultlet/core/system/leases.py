@@ -39,6 +39,7 @@ def revoke_prefix(backend, request, fields) -> Response | None:
 
 
 def revoke_force(backend, request, fields) -> None:
+    """Always synchronous, as in Vault: each engine is called, its errors are ignored."""
     backend.core.expiration.revoke_prefix(fields["prefix"], force=True)
 
 
@@ -50,7 +51,15 @@ def _counted_type(fields) -> bool | None:
 
 
 def count(backend, request, fields) -> Response:
-    return Response(data={"lease_count": backend.core.expiration.count(irrevocable=_counted_type(fields))})
+    """Vault's answer (``counts`` per mount accessor and ``lease_count``). Vault counts
+    only ``type=irrevocable``; vaultlet also counts every lease (no type, or ``all``),
+    adding ``queued``: the leases due for revocation now, so a big revoke's progress shows."""
+    expiration = backend.core.expiration
+    irrevocable = _counted_type(fields)
+    data = expiration.counts(irrevocable=irrevocable)
+    if not irrevocable:
+        data["queued"] = expiration.queued()
+    return Response(data=data)
 
 
 def irrevocable_list(backend, request, fields) -> Response:
@@ -120,7 +129,7 @@ PATHS = [
         fields={"prefix": Field(STRING, "Lease id prefix", in_path=True)},
         operations={UPDATE: revoke_force},
         sudo=True,
-        synopsis="Drop every lease under a prefix without calling the engine (leaves its credentials alive).",
+        synopsis="Revoke every lease under a prefix; drop each one even if its engine fails to.",
     ),
     Path(
         pattern="leases/count",

@@ -58,4 +58,11 @@ def revoke_access_keys(backend: AwsBackend, lease: Lease) -> None:
         backend.wal.delete(wal_id)  # the issuance it recorded is now settled
 
 
-ACCESS_KEYS_SECRET = SecretType(ACCESS_KEYS, revoke=revoke_access_keys, renew=renew_access_keys)
+def revoke_is_local(_backend: AwsBackend, lease: Lease) -> bool:
+    """An STS lease revokes without calling AWS; an iam_user one deletes a user."""
+    return lease.internal.get("is_sts") is True
+
+
+ACCESS_KEYS_SECRET = SecretType(
+    ACCESS_KEYS, revoke=revoke_access_keys, renew=renew_access_keys, revoke_is_local=revoke_is_local
+)
