@@ -37,7 +37,12 @@ _BASE62 = string.ascii_letters + string.digits
 
 
 def random_base62(length: int) -> str:
-    return "".join(secrets.choice(_BASE62) for _ in range(length))
+    """``length`` characters drawn uniformly from the OS's CSPRNG: random bytes below
+    248 (4 x 62) map onto the alphabet evenly, the others are thrown away."""
+    chosen: list[str] = []
+    while len(chosen) < length:
+        chosen.extend(_BASE62[byte % 62] for byte in secrets.token_bytes(length + 8) if byte < 248)
+    return "".join(chosen[:length])
 
 
 def rfc3339(timestamp: float | None) -> str | None:
@@ -198,7 +203,8 @@ class TokenStore:
         ttl, max_expire = self._initial_ttl(request, policies, now, warnings)
         token_id = request.token_id or ("hvs." + random_base62(24))
         token_hash = self.hash(token_id)
-        if self.store.get(TOKEN_PREFIX + token_hash) is not None:
+        # A caller-chosen ID may exist already; 143 random bits never collide.
+        if request.token_id and self.store.get(TOKEN_PREFIX + token_hash) is not None:
             raise UserError("cannot create a token with a duplicate ID")
         accessor = random_base62(24)
         display = request.display_name.strip()

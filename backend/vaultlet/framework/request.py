@@ -45,6 +45,9 @@ class Request:
     remaining_uses: int = 0
     # Headers the core adds to the HTTP answer, success or error (rate-limit quotas).
     response_headers: dict[str, str] = field(default_factory=dict)
+    # The backend's validation of ``data`` (path, data, fields, warnings), made by the
+    # existence check and reused by the handler: a request's data is validated once.
+    validated: Any = field(default=None, repr=False)
 
     @property
     def display_name(self) -> str:
