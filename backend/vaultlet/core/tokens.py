@@ -12,7 +12,7 @@ import hmac
 import secrets
 import string
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +94,15 @@ class TokenEntry:
 
     def expired(self, now: float) -> bool:
         return self.expire_time is not None and self.expire_time <= now
+
+
+_TOKEN_FIELDS = tuple(f.name for f in fields(TokenEntry))
+
+
+def _record(entry: TokenEntry) -> dict[str, Any]:
+    """The stored form of an entry: ``asdict`` without its recursive deep copy (the
+    record is serialised at once; nothing holds on to it)."""
+    return {name: getattr(entry, name) for name in _TOKEN_FIELDS}
 
 
 @dataclass
@@ -231,7 +240,7 @@ class TokenStore:
             entry.lease_id = f"{request.path}/h{token_hash}"
         # One transaction: a token never exists without its accessor, parent link and lease.
         records: dict[str, Any] = {
-            TOKEN_PREFIX + token_hash: asdict(entry),
+            TOKEN_PREFIX + token_hash: _record(entry),
             ACCESSOR_PREFIX + self.hash(accessor): {"token_hash": token_hash},
         }
         if entry.parent:
@@ -292,7 +301,7 @@ class TokenStore:
         return ttl, max_expire
 
     def _save(self, entry: TokenEntry) -> None:
-        self.store.put(TOKEN_PREFIX + entry.hash, asdict(entry))
+        self.store.put(TOKEN_PREFIX + entry.hash, _record(entry))
 
     # -- use ---------------------------------------------------------------
 
@@ -311,7 +320,7 @@ class TokenStore:
         if current.num_uses == -1:
             raise PermissionDenied()
         current.num_uses = current.num_uses - 1 if current.num_uses > 1 else -1
-        if not self.store.put_if_version(TOKEN_PREFIX + entry.hash, asdict(current), version):
+        if not self.store.put_if_version(TOKEN_PREFIX + entry.hash, _record(current), version):
             raise PermissionDenied()
         return current
 
