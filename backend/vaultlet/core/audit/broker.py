@@ -169,7 +169,7 @@ class AuditBroker:
             hashers = {device.entry.uuid: device.hasher.for_request() for device in devices}
         if not devices:
             return
-        issued_name = self._issued_display_name(response, issued)
+        issued_name = self._issued_display_name(response, issued or request.token)
         self._broadcast(
             devices,
             request,
@@ -194,12 +194,15 @@ class AuditBroker:
         except InternalError:
             pass
 
-    def _issued_display_name(self, response: Response | None, issued: TokenEntry | None) -> str:
+    def _issued_display_name(self, response: Response | None, known: TokenEntry | None) -> str:
+        """The display name of the token in the response's auth block. ``known``: a token
+        it may be (the one just minted, or the caller's own after a renew-self), which
+        spares a lookup when the accessors match."""
         auth = response.auth if response is not None else None
         if not isinstance(auth, dict) or not auth.get("client_token"):
             return ""
-        if issued is not None and auth.get("accessor") == issued.accessor:
-            return issued.display_name
+        if known is not None and auth.get("accessor") == known.accessor:
+            return known.display_name
         entry = self.core.tokens.lookup(auth["client_token"])
         return entry.display_name if entry is not None else ""
 

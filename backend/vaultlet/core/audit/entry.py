@@ -71,6 +71,15 @@ class Hasher:
 
     def structure(self, value: Any) -> Any:
         """Every string inside a JSON-like value, hashed; other scalars untouched."""
+        kind = type(value)  # the exact JSON types first: most values are one of them
+        if kind is str:
+            return self(value)
+        if kind is dict:
+            return {key: self.structure(value[key]) for key in sorted(value)}
+        if kind is list:
+            return [self.structure(item) for item in value]
+        if kind is int or kind is bool or value is None:
+            return value
         if isinstance(value, str):
             return self(value)
         if isinstance(value, dict):  # sorted, as Go encodes maps
