@@ -47,7 +47,7 @@ class Request:
     response_headers: dict[str, str] = field(default_factory=dict)
     # The backend's validation of ``data`` (path, data, fields, warnings), made by the
     # existence check and reused by the handler: a request's data is validated once.
-    validated: Any = field(default=None, repr=False)
+    validated: Any = field(default=None, repr=False, compare=False)
 
     @property
     def display_name(self) -> str:
