@@ -17,6 +17,7 @@ from bench import (  # noqa: E402
     acl_bench,
     aws_bench,
     core_bench,
+    core_inprocess,
     jwt_bench,
     kube_bench,
     scale_bench,
@@ -34,6 +35,12 @@ def main() -> int:
         finally:
             processes.cleanup_dir(workdir)
         return 0
+    if os.environ.get("BENCH_ONLY") == "core-inprocess":  # Core.handle without HTTP, alone
+        try:
+            core_inprocess.run(workdir)
+        finally:
+            processes.cleanup_dir(workdir)
+        return 0
     vaultlet = processes.start_vaultlet_production(workdir / "vaultlet", workers=2)
     openbao = processes.start_openbao_dev(workdir / "openbao")
     try:
@@ -41,7 +48,9 @@ def main() -> int:
             f"# vaultlet bench ({os.cpu_count()} cores, hey -c 32 -z {duration};"
             " the load generator shares the cores)"
         )
-        core_bench.run(vaultlet, openbao, duration)
+        core_bench.run(vaultlet, openbao, duration, workdir)
+        if os.environ.get("BENCH_ONLY") == "core":  # the core's calls alone, HTTP and in process
+            return 0
         jwt_bench.run(vaultlet, openbao, duration)
         aws_bench.run(vaultlet, workdir, duration)
         acl_bench.run(workdir, duration)

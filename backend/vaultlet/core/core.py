@@ -19,11 +19,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from vaultlet import SERVER_VERSION, telemetry
+from vaultlet.core.audit.devices import AUDIT_TABLE_KEY
 from vaultlet.core.expiration import ExpirationManager, RevocationSettings
 from vaultlet.core.hooks import AuditBroker, Authorizer
-from vaultlet.core.mounts import AUTH_CLASS, DENIED_PASSTHROUGH_HEADERS, MountEntry
+from vaultlet.core.mounts import (
+    AUTH_CLASS,
+    AUTH_KEY,
+    BUILTIN_TUNING_KEY,
+    DENIED_PASSTHROUGH_HEADERS,
+    MOUNTS_KEY,
+    MountEntry,
+)
 from vaultlet.core.policies import PolicyStore
-from vaultlet.core.quotas import QuotaManager
+from vaultlet.core.quotas import QUOTAS_KEY, QuotaManager
 from vaultlet.core.router import SYSTEM_ENTRY, TOKEN_ENTRY, Router
 from vaultlet.core.system.version_history import record_version
 from vaultlet.core.tokens import ROOT_POLICY, TokenEntry, TokenRequest, TokenStore, rfc3339
@@ -43,6 +51,10 @@ SYSTEM_DEFAULT_TTL = 768 * 3600  # Vault's 32-day default and maximum lease TTL
 CLUSTER_KEY = "core/cluster"
 # Present while an operator has sealed the server (sys/seal); not encrypted.
 SEAL_MARK_KEY = "core/seal-mark"
+
+# The records every request validates its caches against: their versions are read
+# once, in one query, when a request starts (SQLStorage.request_scope).
+_REQUEST_SCOPED_KEYS = (SEAL_MARK_KEY, MOUNTS_KEY, AUTH_KEY, BUILTIN_TUNING_KEY, AUDIT_TABLE_KEY, QUOTAS_KEY)
 
 # Paths that answer while sealed (and need no token).
 SEALED_PATHS = ("sys/health", "sys/seal-status", "sys/leader", "sys/init", "sys/unseal")
@@ -323,7 +335,8 @@ class Core:
     def handle(self, request: Request) -> Response:
         started = time.perf_counter()
         try:
-            return self._handle(request)
+            with self.storage.request_scope(_REQUEST_SCOPED_KEYS):
+                return self._handle(request)
         except PermissionDenied:
             # Refused by the ACL, an unknown token or a backend (a failed login); the
             # mount is "" when the path resolved to none.
@@ -421,7 +434,7 @@ class Core:
                 self.audit.log_response(request, None, error)
                 raise
             try:
-                self.audit.log_response(request, delivered.audit_view or delivered)
+                self.audit.log_response(request, delivered.audit_view or delivered, issued=issued)
             except Exception:  # noqa: BLE001 - whatever broke the audit write, fail closed
                 self._withdraw(response, issued, delivered)
                 raise InternalError("internal error") from None

@@ -7,6 +7,8 @@ cache, so every worker process sees a mount enabled by another at its next reque
 
 from __future__ import annotations
 
+import functools
+import json
 import secrets
 import uuid
 from dataclasses import asdict, dataclass, field, replace
@@ -123,6 +125,13 @@ class MountEntry:
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Everything a backend instance is built from, as text: the router rebuilds a
+        mount's backend when this changes. Computed once per entry object, and the
+        router makes entry objects only when a mount table's record version moves."""
+        return json.dumps(self.to_record(), sort_keys=True)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> MountEntry:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from typing import TYPE_CHECKING
@@ -61,17 +60,30 @@ class Router:
         self.auth_mounts = MountTable(core.store, AUTH_KEY, AUTH_CLASS)
         self._backends: dict[str, tuple[str, Backend]] = {}
         self._lock = threading.Lock()
+        # (record versions of both tables, their entries, the entries longest path first)
+        self._table: tuple[tuple, tuple[MountEntry, ...], tuple[MountEntry, ...]] | None = None
 
     def all_entries(self) -> list[MountEntry]:
-        # Both mount tables and the built-ins' tuning in one version-check query: this runs
-        # on every request.
-        records = self.core.store.cached_many([MOUNTS_KEY, AUTH_KEY, BUILTIN_TUNING_KEY])
-        tuning = records[BUILTIN_TUNING_KEY] or {}
-        return [
+        return list(self._entries()[1])
+
+    def _entries(self) -> tuple[tuple, tuple[MountEntry, ...], tuple[MountEntry, ...]]:
+        """The mount entries, parsed again only when a table's record version moved (the
+        versions in one query, or from the request's snapshot: this runs on every request).
+        The entries are shared: callers must not change them."""
+        records = self.core.store.cached_versioned([MOUNTS_KEY, AUTH_KEY, BUILTIN_TUNING_KEY])
+        stamp = (records[MOUNTS_KEY][0], records[AUTH_KEY][0], records[BUILTIN_TUNING_KEY][0])
+        table = self._table
+        if table is not None and table[0] == stamp:
+            return table
+        tuning = records[BUILTIN_TUNING_KEY][1] or {}
+        entries = (
             *(entry.tuned(tuning.get(entry.uuid)) for entry in BUILTIN_ENTRIES),
-            *entries_of(records[MOUNTS_KEY]),
-            *entries_of(records[AUTH_KEY]),
-        ]
+            *entries_of(records[MOUNTS_KEY][1]),
+            *entries_of(records[AUTH_KEY][1]),
+        )
+        table = (stamp, entries, tuple(sorted(entries, key=lambda e: len(e.full_path), reverse=True)))
+        self._table = table
+        return table
 
     def tune_builtin(self, entry: MountEntry) -> None:
         """Store the tuning of sys/, cubbyhole/ or auth/token/ (compare-and-set, as the tables)."""
@@ -91,14 +103,12 @@ class Router:
         return entry, self.backend(entry), relative
 
     def match_entry(self, path: str) -> MountEntry | None:
-        best: MountEntry | None = None
-        for entry in self.all_entries():
+        """The mount with the longest path that is a prefix of ``path`` (or ``path`` + "/")."""
+        for entry in self._entries()[2]:
             full = entry.full_path
-            if (path.startswith(full) or path + "/" == full) and (
-                best is None or len(full) > len(best.full_path)
-            ):
-                best = entry
-        return best
+            if path.startswith(full) or path + "/" == full:
+                return entry
+        return None
 
     def mount_for_request(self, request: Request) -> MountEntry:
         entry = self.match_entry(request.path)
@@ -119,7 +129,7 @@ class Router:
 
     def backend(self, entry: MountEntry) -> Backend:
         """One backend instance per mount per process, rebuilt when the mount is retuned."""
-        fingerprint = json.dumps(entry.to_record(), sort_keys=True)
+        fingerprint = entry.fingerprint
         cached = self._backends.get(entry.uuid)
         if cached is not None and cached[0] == fingerprint:
             return cached[1]

@@ -15,7 +15,7 @@ import json
 import secrets
 import string
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +52,12 @@ MAX_BATCH_TOKEN_LENGTH = 8192
 
 
 def random_base62(length: int) -> str:
-    return "".join(secrets.choice(_BASE62) for _ in range(length))
+    """``length`` characters drawn uniformly from the OS's CSPRNG: random bytes below
+    248 (4 x 62) map onto the alphabet evenly, the others are thrown away."""
+    chosen: list[str] = []
+    while len(chosen) < length:
+        chosen.extend(_BASE62[byte % 62] for byte in secrets.token_bytes(length + 8) if byte < 248)
+    return "".join(chosen[:length])
 
 
 def rfc3339(timestamp: float | None) -> str | None:
@@ -118,6 +123,15 @@ class TokenEntry:
 
     def expired(self, now: float) -> bool:
         return self.expire_time is not None and self.expire_time <= now
+
+
+_TOKEN_FIELDS = tuple(f.name for f in fields(TokenEntry))
+
+
+def _record(entry: TokenEntry) -> dict[str, Any]:
+    """The stored form of an entry: ``asdict`` without its recursive deep copy (the
+    record is serialised at once; nothing holds on to it)."""
+    return {name: getattr(entry, name) for name in _TOKEN_FIELDS}
 
 
 @dataclass
@@ -294,7 +308,8 @@ class TokenStore:
         ttl, max_expire = self._initial_ttl(request, policies, now, warnings)
         token_id = request.token_id or (SERVICE_PREFIX + random_base62(24))
         token_hash = self.hash(token_id)
-        if self.store.get(TOKEN_PREFIX + token_hash) is not None:
+        # A caller-chosen ID may exist already; 143 random bits never collide.
+        if request.token_id and self.store.get(TOKEN_PREFIX + token_hash) is not None:
             raise UserError("cannot create a token with a duplicate ID")
         accessor = random_base62(24)
         entry = TokenEntry(
@@ -321,7 +336,7 @@ class TokenStore:
             entry.lease_id = f"{request.path}/h{token_hash}"
         # One transaction: a token never exists without its accessor, parent link and lease.
         records: dict[str, Any] = {
-            TOKEN_PREFIX + token_hash: asdict(entry),
+            TOKEN_PREFIX + token_hash: _record(entry),
             ACCESSOR_PREFIX + self.hash(accessor): {"token_hash": token_hash},
         }
         if entry.parent:
@@ -413,7 +428,7 @@ class TokenStore:
         return ttl, max_expire
 
     def _save(self, entry: TokenEntry) -> None:
-        self.store.put(TOKEN_PREFIX + entry.hash, asdict(entry))
+        self.store.put(TOKEN_PREFIX + entry.hash, _record(entry))
 
     # -- use ---------------------------------------------------------------
 
@@ -432,7 +447,7 @@ class TokenStore:
         if current.num_uses == -1:
             raise PermissionDenied()
         current.num_uses = current.num_uses - 1 if current.num_uses > 1 else -1
-        if not self.store.put_if_version(TOKEN_PREFIX + entry.hash, asdict(current), version):
+        if not self.store.put_if_version(TOKEN_PREFIX + entry.hash, _record(current), version):
             raise PermissionDenied()
         return current
 

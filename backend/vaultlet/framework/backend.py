@@ -86,6 +86,9 @@ class Backend:
         self.storage = context.storage
         self.logger = context.logger
         self._secret_types = {secret.name: secret for secret in self.secret_types}
+        # relative path -> what ``match`` found: a request asks up to five times (routing,
+        # unauthenticated, sudo, existence check, handling), each a scan of the regexes.
+        self._matches: dict[str, tuple[Path, dict[str, str]] | None] = {}
 
     def login_role(self, request: Request) -> str | None:
         """The role a login request names, for role-based quotas (auth methods with
@@ -96,7 +99,17 @@ class Backend:
 
     def match(self, relative_path: str) -> tuple[Path, dict[str, str]] | None:
         """The declaration serving a path. A LIST arrives with a trailing slash; if
-        only the slash-less form is declared, that path answers (with a 405)."""
+        only the slash-less form is declared, that path answers (with a 405).
+        Callers must not change the parameters dict: it is shared."""
+        found = self._matches.get(relative_path, _UNMATCHED)
+        if found is _UNMATCHED:
+            found = self._scan(relative_path)
+            if len(self._matches) >= _MATCH_CACHE_SIZE:
+                self._matches.clear()  # paths come from clients: keep the memo bounded
+            self._matches[relative_path] = found
+        return found
+
+    def _scan(self, relative_path: str) -> tuple[Path, dict[str, str]] | None:
         for candidate in (
             (relative_path, relative_path[:-1]) if relative_path.endswith("/") else (relative_path,)
         ):
@@ -139,8 +152,19 @@ class Backend:
         if not found or found[0].exists is None:
             return UPDATE
         path, params = found
-        fields, _ = path.validator({**request.data, **params})
+        fields, _warnings = self._validated(request, path, params)
         return UPDATE if path.exists(self, request, fields) else CREATE
+
+    def _validated(self, request: Request, path: Path, params: dict[str, str]):
+        """The request's fields for ``path``, validated once: the existence check
+        and the handler see the same data, so the handler reuses the check's result."""
+        done = request.validated
+        if done is not None and done[0] is path and done[1] is request.data:
+            return done[2], done[3]
+        # URL parameters win over body parameters of the same name, as in Vault.
+        fields, warnings = path.validator({**request.data, **params})
+        request.validated = (path, request.data, fields, warnings)
+        return fields, warnings
 
     def handle(self, request: Request) -> Response:
         found = self.match(request.relative_path)
@@ -158,8 +182,7 @@ class Backend:
             operation = path.operation(CREATE)
         if operation is None:
             raise UnsupportedOperation()
-        # URL parameters win over body parameters of the same name, as in Vault.
-        fields, warnings = path.validator({**request.data, **params})
+        fields, warnings = self._validated(request, path, params)
         response = as_response(operation.handler(self, request, fields))
         replaced = sorted(name for name in params if request.data.get(name) is not None)
         if replaced and not response.is_empty:
@@ -204,6 +227,8 @@ _PATHS_PREAMBLE = """The following paths are supported by this backend. To view 
 any of the paths below, use the help command with any route matching
 the path pattern. Note that depending on the policy of your auth token,
 you may or may not be able to access certain paths."""
+_UNMATCHED = object()
+_MATCH_CACHE_SIZE = 1024
 
 
 class UnsupportedPathError(NotFound):

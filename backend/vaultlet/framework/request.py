@@ -50,6 +50,9 @@ class Request:
     audit_plain_response_keys: frozenset[str] = frozenset()
     # The mount's allowed_response_headers: the backend's own response headers it lets through.
     allowed_response_headers: tuple[str, ...] = ()
+    # The backend's validation of ``data`` (path, data, fields, warnings), made by the
+    # existence check and reused by the handler: a request's data is validated once.
+    validated: Any = field(default=None, repr=False, compare=False)
 
     @property
     def display_name(self) -> str:

@@ -222,21 +222,26 @@ class SecureStore:
 
     def cached_many(self, keys: list[str]) -> dict[str, Any | None]:
         """Several hot records, validated against their versions in one query."""
+        return {key: value for key, (_version, value) in self.cached_versioned(keys).items()}
+
+    def cached_versioned(self, keys: list[str]) -> dict[str, tuple[int | None, Any | None]]:
+        """Like :meth:`cached_many`, with the record version each value was read at
+        (None: no such record), for callers that derive their own caches from them."""
         versions = self.storage.versions(keys)
-        result: dict[str, Any | None] = {}
+        result: dict[str, tuple[int | None, Any | None]] = {}
         for key in keys:
             version = versions.get(key)
             hit = self._cache.get(key)
             if version is None:
                 self._cache.pop(key, None)
-                result[key] = None
+                result[key] = (None, None)
             elif hit is not None and hit[0] == version:
-                result[key] = hit[1]
+                result[key] = hit
             else:
                 value, version = self.get_with_version(key)
                 if version is not None:
                     self._cache[key] = (version, value)
-                result[key] = value
+                result[key] = (version, value)
         return result
 
 

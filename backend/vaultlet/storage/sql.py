@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -226,6 +228,12 @@ class SQLStorage:
         # busy_timeout.
         self._write_lock = _SQLiteWriteLock(url) if self.is_sqlite else contextlib.nullcontext()
         self._fast_readers = _ThreadReaders(self._read_engine) if self.is_sqlite else None
+        # SQLite: this process's one writing connection, for the hot writes (writers
+        # are serialised by the lock above anyway).
+        self._sqlite_writer = _SQLiteWriter(self.engine) if self.is_sqlite else None
+        # Per thread: the version snapshots of the requests it is serving (see request_scope).
+        self._scopes = threading.local()
+        self._upsert_returns = not self.is_sqlite or sqlite3.sqlite_version_info >= (3, 35)
         self._create_schema()
 
     def _create_schema(self) -> None:
@@ -276,6 +284,8 @@ class SQLStorage:
     def close(self) -> None:
         if self._fast_readers is not None:
             self._fast_readers.close()
+        if self._sqlite_writer is not None:
+            self._sqlite_writer.close()
         if isinstance(self._write_lock, _SQLiteWriteLock):
             self._write_lock.close()
         self.engine.dispose()
@@ -283,13 +293,70 @@ class SQLStorage:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
+        self._forget_snapshots()
         with self._write_lock, self.engine.begin() as connection:
             yield connection
+
+    @contextmanager
+    def _raw_transaction(self) -> Iterator[_RawTransaction]:
+        """A write transaction on the driver's own connection, for the per-request
+        writes: SQLAlchemy's Connection, events and result objects cost several times
+        what SQLite takes to run these statements. PostgreSQL gets a pooled connection
+        (pre-pinged, as every checkout) and psycopg's own cursor."""
+        self._forget_snapshots()
+        if self._sqlite_writer is not None:
+            with self._write_lock:
+                connection = self._sqlite_writer.connection()
+                connection.execute("BEGIN IMMEDIATE")
+                try:
+                    yield _RawTransaction(connection.execute, to_driver=None)
+                    connection.execute("COMMIT")
+                except BaseException:
+                    if connection.in_transaction:
+                        connection.execute("ROLLBACK")
+                    raise
+            return
+        pooled = self.engine.raw_connection()
+        try:
+            with pooled.cursor() as cursor:
+                yield _RawTransaction(cursor.execute, to_driver=_pyformat)
+            pooled.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                pooled.rollback()
+            raise
+        finally:
+            pooled.close()
 
     @contextmanager
     def _reader(self) -> Iterator[Connection]:
         with self._read_engine.connect() as connection:
             yield connection
+
+    # -- request-scoped record versions --------------------------------------
+    #
+    # Every request checks the versions of the same few records (seal mark, mount
+    # tables, audit table, quotas) to validate its caches. ``request_scope`` reads
+    # them in one query when the request starts and answers ``versions`` from that
+    # snapshot until it ends: the request sees those records as they were when it
+    # began, as if it had run a moment earlier. Any write by the same thread drops
+    # the snapshot, so a request always sees its own writes.
+
+    @contextmanager
+    def request_scope(self, keys: Sequence[str]) -> Iterator[None]:
+        stack = getattr(self._scopes, "stack", None)
+        if stack is None:
+            stack = self._scopes.stack = []
+        found = self._fetch_versions(keys)
+        stack.append({key: found.get(key) for key in keys})
+        try:
+            yield
+        finally:
+            stack.pop()
+
+    def _forget_snapshots(self) -> None:
+        for snapshot in getattr(self._scopes, "stack", ()):
+            snapshot.clear()
 
     # -- key/value records -------------------------------------------------
     #
@@ -301,34 +368,62 @@ class SQLStorage:
         """``:name`` placeholders (SQLite's named style) → psycopg's ``%(name)s``."""
         if self.is_sqlite:
             return text
-        return re.sub(r":(\w+)", r"%(\1)s", text)
+        return _pyformat(text)
 
     def _query(self, sql: str, params: dict) -> list[tuple]:
         """A read on the hot path. SQLite: the calling thread's own driver connection
-        (checking a connection out of SQLAlchemy's pool costs more than the query)."""
+        (checking a connection out of SQLAlchemy's pool costs more than the query).
+        PostgreSQL: a pooled driver connection, without SQLAlchemy's result layer."""
         if self._fast_readers is not None:
             return self._fast_readers.connection().execute(sql, params).fetchall()
-        with self._reader() as connection:
-            return [tuple(row) for row in connection.exec_driver_sql(self._sql(sql), params)]
+        pooled = self._read_engine.raw_connection()
+        try:
+            with pooled.cursor() as cursor:
+                cursor.execute(_pyformat(sql), params)
+                return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            pooled.close()
 
     def get(self, key: str) -> tuple[bytes, int] | None:
         rows = self._query("SELECT value, version FROM vault_kv WHERE key = :key", {"key": key})
         return (bytes(rows[0][0]), rows[0][1]) if rows else None
 
     def versions(self, keys: Sequence[str]) -> dict[str, int]:
-        """Current record versions of several keys in one query (cache validation)."""
+        """Current record versions of several keys in one query (cache validation);
+        inside a request scope, the scope's snapshot answers for the keys it holds."""
+        stack = getattr(self._scopes, "stack", None)
+        if stack:
+            snapshot = stack[-1]
+            if all(key in snapshot for key in keys):
+                return {key: snapshot[key] for key in keys if snapshot[key] is not None}
+        return self._fetch_versions(keys)
+
+    def _fetch_versions(self, keys: Sequence[str]) -> dict[str, int]:
         names = {f"k{i}": key for i, key in enumerate(keys)}
         placeholders = ", ".join(f":{name}" for name in names)
         rows = self._query(f"SELECT key, version FROM vault_kv WHERE key IN ({placeholders})", names)
         return {row[0]: row[1] for row in rows}
 
+    # One statement per record write: insert, or bump the version of the row that is
+    # there (SQLite >= 3.24 and PostgreSQL both have this upsert; RETURNING needs 3.35).
+    _UPSERT = (
+        "INSERT INTO vault_kv (key, value, version) VALUES (:key, :value, 1)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value, version = vault_kv.version + 1"
+    )
+
     def put(self, key: str, value: bytes, *, connection: Connection | None = None) -> int:
         """Insert or replace a record; returns its new version."""
-        with self._maybe_transaction(connection) as conn:
-            current = self._current_version(conn, key)
-            version = 1 if current is None else current + 1
-            self._write(conn, key, value, current)
-        return version
+        if connection is not None:
+            current = self._current_version(connection, key)
+            self._write(connection, key, value, current)
+            return 1 if current is None else current + 1
+        with self._raw_transaction() as tx:
+            if self._upsert_returns:
+                return tx.execute(
+                    self._UPSERT + " RETURNING version", {"key": key, "value": value}
+                ).fetchone()[0]
+            tx.execute(self._UPSERT, {"key": key, "value": value})
+            return tx.execute("SELECT version FROM vault_kv WHERE key = :key", {"key": key}).fetchone()[0]
 
     def _current_version(self, conn: Connection, key: str) -> int | None:
         row = conn.exec_driver_sql(
@@ -346,21 +441,30 @@ class SQLStorage:
 
     def write_batch(self, records: dict[str, bytes], leases: Sequence[dict] = ()) -> None:
         """Several records (and lease rows) in one transaction: all or nothing."""
-        with self.transaction() as conn:
+        with self._raw_transaction() as tx:
             for key, value in records.items():
-                self._write(conn, key, value, self._current_version(conn, key))
+                tx.execute(self._UPSERT, {"key": key, "value": value})
             for row in leases:
-                self.lease_insert(row, connection=conn)
+                tx.execute(*_lease_insert_statement(row))
 
     def put_if_version(self, key: str, value: bytes, expected_version: int | None) -> bool:
         """Compare-and-set: write only if the record is still at ``expected_version``
-        (``None`` = must not exist)."""
-        with self.transaction() as conn:
-            current = self._current_version(conn, key)
-            if current != expected_version:
-                return False
-            self._write(conn, key, value, current)
-        return True
+        (``None`` = must not exist). One statement, so the check and the write are atomic
+        on both databases (PostgreSQL re-checks the WHERE clause after the row lock)."""
+        with self._raw_transaction() as tx:
+            if expected_version is None:
+                sql = (
+                    "INSERT INTO vault_kv (key, value, version) VALUES (:key, :value, 1)"
+                    " ON CONFLICT (key) DO NOTHING"
+                )
+                params = {"key": key, "value": value}
+            else:
+                sql = (
+                    "UPDATE vault_kv SET value = :value, version = version + 1"
+                    " WHERE key = :key AND version = :expected"
+                )
+                params = {"key": key, "value": value, "expected": expected_version}
+            return tx.execute(sql, params).rowcount == 1
 
     def insert_new(self, records: dict[str, bytes]) -> bool:
         """Insert every record in one transaction, or none if any of them exists already."""
@@ -372,9 +476,13 @@ class SQLStorage:
         return True
 
     def delete(self, key: str, *, connection: Connection | None = None) -> bool:
-        with self._maybe_transaction(connection) as conn:
-            result = conn.exec_driver_sql(self._sql("DELETE FROM vault_kv WHERE key = :key"), {"key": key})
+        if connection is not None:
+            result = connection.exec_driver_sql(
+                self._sql("DELETE FROM vault_kv WHERE key = :key"), {"key": key}
+            )
             return result.rowcount > 0
+        with self._raw_transaction() as tx:
+            return tx.execute("DELETE FROM vault_kv WHERE key = :key", {"key": key}).rowcount > 0
 
     def delete_prefix(self, prefix: str) -> int:
         with self.transaction() as conn:
@@ -391,14 +499,6 @@ class SQLStorage:
     def list(self, prefix: str) -> list[str]:
         """Vault's one-level listing: children of ``prefix``, folders as ``name/``."""
         return one_level(prefix, self.keys(prefix))
-
-    @contextmanager
-    def _maybe_transaction(self, connection: Connection | None) -> Iterator[Connection]:
-        if connection is not None:
-            yield connection
-        else:
-            with self.transaction() as conn:
-                yield conn
 
     # -- rate-limit quota counters ------------------------------------------
 
@@ -428,13 +528,12 @@ class SQLStorage:
     # -- lease index -------------------------------------------------------
 
     def lease_insert(self, row: dict, *, connection: Connection | None = None) -> None:
-        values = {"version": 1, "attempts": 0, "irrevocable": False, **row}
-        columns = ", ".join(values)
-        placeholders = ", ".join(f":{name}" for name in values)
-        with self._maybe_transaction(connection) as conn:
-            conn.exec_driver_sql(
-                self._sql(f"INSERT INTO vault_leases ({columns}) VALUES ({placeholders})"), values
-            )
+        sql, values = _lease_insert_statement(row)
+        if connection is not None:
+            connection.exec_driver_sql(self._sql(sql), values)
+            return
+        with self._raw_transaction() as tx:
+            tx.execute(sql, values)
 
     def lease_get(self, lease_id: str) -> LeaseRow | None:
         with self._reader() as connection:
@@ -443,14 +542,10 @@ class SQLStorage:
 
     def lease_update(self, lease_id: str, expected_version: int | None = None, **values) -> bool:
         """Update a lease row; with ``expected_version`` only if nobody changed it since."""
-        condition = lease_table.c.lease_id == lease_id
-        if expected_version is not None:
-            condition = and_(condition, lease_table.c.version == expected_version)
-        with self.transaction() as conn:
-            result = conn.execute(
-                update(lease_table).where(condition).values(version=lease_table.c.version + 1, **values)
-            )
-        return result.rowcount > 0
+        sql = _lease_update_sql(tuple(values), expected_version is not None)
+        params = {**values, "where_lease_id": lease_id, "where_version": expected_version}
+        with self._raw_transaction() as tx:
+            return tx.execute(sql, params).rowcount > 0
 
     def lease_delete(self, lease_id: str) -> bool:
         with self.transaction() as conn:
@@ -842,6 +937,56 @@ def _add_lease_indexes(connection: Connection) -> None:
         index.create(connection, checkfirst=True)
 
 
+_LEASE_COLUMNS = frozenset(column.name for column in lease_table.columns)
+
+
+def _lease_insert_statement(row: dict) -> tuple[str, dict]:
+    values = {"version": 1, "attempts": 0, "irrevocable": False, **row}
+    return _lease_insert_sql(tuple(values)), values
+
+
+@functools.lru_cache(maxsize=64)
+def _lease_insert_sql(columns: tuple[str, ...]) -> str:
+    unknown = set(columns) - _LEASE_COLUMNS
+    if unknown:  # names go into the SQL text: only the table's own columns may
+        raise ValueError(f"unknown lease columns: {sorted(unknown)}")
+    placeholders = ", ".join(f":{name}" for name in columns)
+    return f"INSERT INTO vault_leases ({', '.join(columns)}) VALUES ({placeholders})"
+
+
+@functools.lru_cache(maxsize=64)
+def _lease_update_sql(columns: tuple[str, ...], check_version: bool) -> str:
+    unknown = set(columns) - _LEASE_COLUMNS
+    if unknown:
+        raise ValueError(f"unknown lease columns: {sorted(unknown)}")
+    assignments = "".join(f", {name} = :{name}" for name in columns)
+    sql = f"UPDATE vault_leases SET version = version + 1{assignments} WHERE lease_id = :where_lease_id"
+    return sql + (" AND version = :where_version" if check_version else "")
+
+
+@functools.lru_cache(maxsize=256)
+def _pyformat(text: str) -> str:
+    """``:name`` placeholders (SQLite's named style) → psycopg's ``%(name)s``, once per statement text."""
+    return re.sub(r":(\w+)", r"%(\1)s", text)
+
+
+class _RawTransaction:
+    """What the hot writes need of a driver transaction: ``execute`` returning a cursor."""
+
+    __slots__ = ("_execute", "_to_driver")
+
+    def __init__(self, execute, to_driver):
+        self._execute = execute
+        self._to_driver = to_driver
+
+    def execute(self, sql: str, params: dict):
+        """A cursor with the statement's ``rowcount`` and rows (sqlite3's execute makes a
+        new cursor, psycopg's returns the one it ran on)."""
+        if self._to_driver is not None:
+            sql = self._to_driver(sql)
+        return self._execute(sql, params)
+
+
 SQLITE_FILE_MODE = 0o600
 _SQLITE_SIBLINGS = ("", "-wal", "-shm", "-journal", ".writelock")
 
@@ -935,6 +1080,34 @@ class _ThreadReaders:
                 with contextlib.suppress(Exception):
                     connection.close()
             self._all.clear()
+
+
+class _SQLiteWriter:
+    """The process's writing SQLite connection, made from the writer engine's settings
+    (WAL, busy timeout, driver-level autocommit: transactions are begun explicitly).
+    Used only under the write lock, so one connection serves every thread."""
+
+    def __init__(self, engine: Engine):
+        self._engine = engine
+        self._connection = None
+        self._lock = threading.Lock()
+
+    def connection(self):
+        if self._connection is None:
+            with self._lock:
+                if self._connection is None:
+                    pooled = self._engine.raw_connection()
+                    pooled.detach()
+                    # SQLAlchemy opens file databases with check_same_thread=False.
+                    self._connection = pooled.dbapi_connection
+        return self._connection
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                with contextlib.suppress(Exception):
+                    self._connection.close()
+                self._connection = None
 
 
 def one_level(prefix: str, keys: Sequence[str]) -> list[str]:

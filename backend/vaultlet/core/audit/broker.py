@@ -31,6 +31,7 @@ from vaultlet.errors import InternalError, UserError, VaultError
 
 if TYPE_CHECKING:
     from vaultlet.core.core import Core
+    from vaultlet.core.tokens import TokenEntry
     from vaultlet.framework.request import Request, Response
 
 log = logging.getLogger("vaultlet.audit")
@@ -134,11 +135,16 @@ class AuditBroker:
         if not is_audited(request.path):
             return
         devices = self._current()
-        # The response entry goes to the same devices (and skips a second table check):
-        # a request is handled start to finish on one thread.
-        self._local.pending = (request.id, devices)
+        # The response entry goes to the same devices (and skips a second table check),
+        # hashed by the same per-request hashers (the caller's token, accessor and data
+        # are in both entries): a request is handled start to finish on one thread.
+        hashers = {device.entry.uuid: device.hasher.for_request() for device in devices}
+        self._local.pending = (request.id, devices, hashers)
         self._broadcast(
-            devices, request, lambda device: request_entry(request, device.hasher, error), "request"
+            devices,
+            request,
+            lambda device: request_entry(request, hashers[device.entry.uuid], error),
+            "request",
         )
 
     def log_response(
@@ -148,20 +154,33 @@ class AuditBroker:
         error: VaultError | None = None,
         *,
         executed: bool = True,
+        issued: TokenEntry | None = None,
     ) -> None:
+        """``issued``: the token the core minted for this response, if any (its display
+        name is audited; without it the token is looked up)."""
         if not is_audited(request.path):
             return
         pending = getattr(self._local, "pending", None)
         self._local.pending = None
-        devices = pending[1] if pending is not None and pending[0] == request.id else self._current()
+        if pending is not None and pending[0] == request.id:
+            devices, hashers = pending[1], pending[2]
+        else:
+            devices = self._current()
+            hashers = {device.entry.uuid: device.hasher.for_request() for device in devices}
         if not devices:
             return
-        issued_name = self._issued_display_name(response)
+        issued_name = self._issued_display_name(response, issued or request.token)
         self._broadcast(
             devices,
             request,
             lambda device: response_entry(
-                request, response, error, device.hasher, device.elide_lists, issued_name, executed
+                request,
+                response,
+                error,
+                hashers[device.entry.uuid],
+                device.elide_lists,
+                issued_name,
+                executed,
             ),
             "response",
         )
@@ -175,10 +194,15 @@ class AuditBroker:
         except InternalError:
             pass
 
-    def _issued_display_name(self, response: Response | None) -> str:
+    def _issued_display_name(self, response: Response | None, known: TokenEntry | None) -> str:
+        """The display name of the token in the response's auth block. ``known``: a token
+        it may be (the one just minted, or the caller's own after a renew-self), which
+        spares a lookup when the accessors match."""
         auth = response.auth if response is not None else None
         if not isinstance(auth, dict) or not auth.get("client_token"):
             return ""
+        if known is not None and auth.get("accessor") == known.accessor:
+            return known.display_name
         entry = self.core.tokens.lookup(auth["client_token"])
         return entry.display_name if entry is not None else ""
 

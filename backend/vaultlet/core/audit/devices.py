@@ -21,6 +21,8 @@ from vaultlet.errors import UserError
 AUDIT_TABLE_KEY = "core/audit"
 DEVICE_TYPES = ("file",)
 _TRUE = {"1", "t", "true"}
+# One encoder for every line (json.dumps with options builds a new one per call).
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 _FALSE = {"0", "f", "false"}
 
 
@@ -117,7 +119,7 @@ class AuditDevice:
         return self.entry.path
 
     def record(self, entry: dict[str, Any]) -> None:
-        line = self.prefix + json.dumps(entry, separators=(",", ":"), default=str) + "\n"
+        line = self.prefix + _ENCODE(entry) + "\n"
         self.sink.write(line.encode())
 
     def close(self) -> None:

@@ -30,16 +30,41 @@ _NAMESPACE = {"id": "root"}
 
 
 class Hasher:
-    """HMAC-SHA256 under one device's salt; ``salt=None`` logs raw values (``log_raw``)."""
+    """HMAC-SHA256 under one device's salt; ``salt=None`` logs raw values (``log_raw``).
+
+    The keyed HMAC state is built once per device and copied per value (copying skips
+    the key schedule). :meth:`for_request` gives a hasher that remembers what it hashed
+    for one request: the caller's token and accessor appear in both of its entries,
+    and the request section (with its data) is written twice.
+    """
 
     def __init__(self, salt: bytes | None, hmac_accessor: bool = True):
         self._salt = salt
+        self._keyed = hmac.new(salt, digestmod=hashlib.sha256) if salt is not None else None
         self._hmac_accessor = hmac_accessor
+        self._memo: dict[str, str] | None = None
+
+    def for_request(self) -> Hasher:
+        """The same hasher with a memo that lives as long as one request's entries."""
+        scoped = Hasher.__new__(Hasher)
+        scoped._salt, scoped._keyed, scoped._hmac_accessor = self._salt, self._keyed, self._hmac_accessor
+        scoped._memo = {}
+        return scoped
 
     def __call__(self, value: str) -> str:
-        if self._salt is None:
+        if self._keyed is None:
             return value
-        return HASH_PREFIX + hmac.new(self._salt, value.encode(), hashlib.sha256).hexdigest()
+        memo = self._memo
+        if memo is not None:
+            known = memo.get(value)
+            if known is not None:
+                return known
+        mac = self._keyed.copy()
+        mac.update(value.encode())
+        hashed = HASH_PREFIX + mac.hexdigest()
+        if memo is not None:
+            memo[value] = hashed
+        return hashed
 
     def accessor(self, value: str) -> str:
         return self(value) if self._hmac_accessor else value
@@ -50,13 +75,22 @@ class Hasher:
         ``plain_keys``: a mount's ``audit_non_hmac_*_keys``. As in Vault's hashstructure
         walker, a string stays in clear when the nearest map key above it is one of them
         (at any depth, case-sensitive; list items take their list's key)."""
+        kind = type(value)  # the exact JSON types first: most values are one of them
+        if kind is str:
+            return value if key is not None and key in plain_keys else self(value)
+        if kind is dict:  # sorted, as Go encodes maps
+            return {name: self.structure(value[name], plain_keys, name) for name in sorted(value)}
+        if kind is list or kind is tuple:
+            return [self.structure(item, plain_keys, key) for item in value]
+        if kind is int or kind is bool or kind is float or value is None:
+            return value
         if isinstance(value, str):
             return value if key is not None and key in plain_keys else self(value)
-        if isinstance(value, dict):  # sorted, as Go encodes maps
+        if isinstance(value, dict):
             return {name: self.structure(value[name], plain_keys, name) for name in sorted(value)}
         if isinstance(value, (list, tuple)):
             return [self.structure(item, plain_keys, key) for item in value]
-        if value is None or isinstance(value, (bool, int, float)):
+        if isinstance(value, (bool, int, float)):
             return value
         return self.structure(str(value), plain_keys, key)
 
@@ -65,11 +99,15 @@ class Hasher:
 
 
 def _timestamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat with a fixed precision is strftime("%Y-%m-%dT%H:%M:%S.%f") at half the cost.
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _issue_time(token: TokenEntry) -> str:
-    return datetime.fromtimestamp(token.creation_time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        datetime.fromtimestamp(token.creation_time, UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+        + "Z"
+    )
 
 
 def _policy_results(request: Request, error: VaultError | None) -> dict[str, Any] | None:

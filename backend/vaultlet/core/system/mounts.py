@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from vaultlet.core.mounts import (
@@ -289,7 +290,8 @@ def _check_tunable(entry: MountEntry, supplied: set[str]) -> None:
 
 
 def tune_write(backend, request, fields) -> None:
-    entry = _tunable_entry(backend, request, fields["path"])
+    # A copy: the router's entries are shared by every request of this process.
+    entry = replace(_tunable_entry(backend, request, fields["path"]))
     supplied = {name for name, value in fields.supplied().items() if name != "path"}
     supplied -= {name for name in _TTL_KEYS if fields.raw.get(name) in (None, "")}
     if "token_type" in supplied and entry.type == "token":
