@@ -519,8 +519,10 @@ class ClientCache:
         self._lock = threading.Lock()
         self._cached: tuple[int | None, AwsClients] | None = None
 
-    def get(self) -> AwsClients:
-        version = self._version()
+    def get(self, version: int | None | object = ...) -> AwsClients:
+        """The clients for ``version`` of the config (read from storage when not given)."""
+        if version is ...:
+            version = self._version()
         cached = self._cached
         if cached is not None and cached[0] == version:
             return cached[1]
