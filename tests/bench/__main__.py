@@ -42,6 +42,13 @@ def main() -> int:
             processes.cleanup_dir(workdir)
         return 0
     vaultlet = processes.start_vaultlet_production(workdir / "vaultlet", workers=2)
+    if os.environ.get("BENCH_ONLY") == "aws":  # the STS path alone (about a minute)
+        try:
+            aws_bench.run(vaultlet, workdir, duration)
+        finally:
+            vaultlet.stop()
+            processes.cleanup_dir(workdir)
+        return 0
     openbao = processes.start_openbao_dev(workdir / "openbao")
     try:
         print(

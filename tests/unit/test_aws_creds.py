@@ -247,3 +247,42 @@ def test_aws_refusals_carry_vaults_prefix(backend):
     # No local minimum TTL: the SDK/AWS bound (900 s) is what answers, as in Vault.
     message = rejected(backend, "creds/bad", {"ttl": 10})
     assert message.startswith("Error assuming role: ") and "DurationSeconds" in message
+
+
+# -- what issuance caches ---------------------------------------------------------------
+
+
+def second_worker(backend):
+    """Another AwsBackend on the same storage, as a second worker process has."""
+    from vaultlet.engines.secrets.aws.backend import AwsBackend
+
+    return AwsBackend(backend.context)
+
+
+def test_a_role_or_config_change_made_by_another_worker_shows_at_the_next_issuance(backend, aws):
+    first, second = role_arn(aws, "first"), role_arn(aws, "second")
+    call(backend, "update", "roles/r", {"credential_type": "assumed_role", "role_arns": [first]})
+    other = second_worker(backend)
+    assert issue(other, "r").data["arn"].split("/")[-2] == "first"
+    call(backend, "update", "roles/r", {"credential_type": "assumed_role", "role_arns": [second]})
+    assert issue(other, "r").data["arn"].split("/")[-2] == "second"
+    call(backend, "update", "config/root", {"username_template": "tpl-{{.PolicyName}}"})
+    assert issue(other, "r").data["arn"].endswith("/tpl-r")
+    call(backend, "delete", "roles/r")
+    with pytest.raises(UserError):
+        call(other, "read", "creds/r")
+
+
+def test_issuance_reads_role_and_config_once_per_version(backend, aws, monkeypatch):
+    call(backend, "update", "roles/r", {"credential_type": "assumed_role", "role_arns": [role_arn(aws)]})
+    issue(backend, "r")
+    reads = []
+    store = backend.storage.store
+    original = store.get_with_version
+    monkeypatch.setattr(store, "get_with_version", lambda key: reads.append(key) or original(key))
+    issue(backend, "r")
+    issue(backend, "r")
+    assert reads == []  # only the versions query ran
+    call(backend, "update", "roles/r", {"ttl": 900})
+    issue(backend, "r")
+    assert reads == [backend.storage.prefix + "role/r"]

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import threading
 import time
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,7 +25,13 @@ from typing import Any
 
 import boto3
 import botocore.exceptions
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import create_request_object, prepare_request_dict
 from botocore.config import Config
+from botocore.endpoint import convert_to_response_dict
+from botocore.hooks import first_non_none_response
+from botocore.utils import lowercase_dict
+from dateutil.tz import tzutc
 
 from vaultlet import telemetry
 
@@ -218,14 +226,18 @@ class CallerIdentity:
 
 
 class _Api:
-    def __init__(self, client: Any):
+    def __init__(self, client: Any, wire: StsWire | None = None):
         self._client = client
+        self._wire = wire
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
-        method = getattr(self._client, _snake(operation))
+        params = {k: v for k, v in params.items() if v is not None}
         started = time.perf_counter()
         try:
-            result = method(**{k: v for k, v in params.items() if v is not None})
+            if self._wire is not None and operation in StsWire.OPERATIONS:
+                result = self._wire.call(operation, params)
+            else:
+                result = getattr(self._client, _snake(operation))(**params)
         except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as error:
             translated = translate_error(error, operation)
             telemetry.aws_call(operation, time.perf_counter() - started, translated.code)
@@ -397,8 +409,9 @@ class StsApi:
     even an error, is final.
     """
 
-    def __init__(self, clients: list[Any]):
-        self._apis = [_Api(client) for client in clients]
+    def __init__(self, clients: list[Any], wires: list[StsWire] | None = None):
+        wires = wires or [None] * len(clients)
+        self._apis = [_Api(client, wire) for client, wire in zip(clients, wires, strict=True)]
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
         *fallbacks, last = self._apis
@@ -471,7 +484,7 @@ class AwsClients:
         key_settings = dataclasses.replace(
             self.settings, access_key=access_key_id, secret_key=secret_access_key, max_retries=0
         )
-        return StsApi(_sts_clients(key_settings))
+        return StsApi(*_sts_clients(key_settings))
 
 
 def build_clients(settings: ClientSettings) -> AwsClients:
@@ -490,7 +503,7 @@ def build_clients(settings: ClientSettings) -> AwsClients:
         )
     except ValueError as error:  # botocore rejects malformed endpoint URLs here
         raise ConfigurationError("InvalidEndpoint", str(error)) from None
-    return AwsClients(IamApi(iam), StsApi(_sts_clients(settings, session)), settings)
+    return AwsClients(IamApi(iam), StsApi(*_sts_clients(settings, session)), settings)
 
 
 class ClientCache:
@@ -506,8 +519,10 @@ class ClientCache:
         self._lock = threading.Lock()
         self._cached: tuple[int | None, AwsClients] | None = None
 
-    def get(self) -> AwsClients:
-        version = self._version()
+    def get(self, version: int | None | object = ...) -> AwsClients:
+        """The clients for ``version`` of the config (read from storage when not given)."""
+        if version is ...:
+            version = self._version()
         cached = self._cached
         if cached is not None and cached[0] == version:
             return cached[1]
@@ -522,6 +537,276 @@ class ClientCache:
     def clear(self) -> None:
         with self._lock:
             self._cached = None
+
+
+# -- the thin STS path ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _WireOperation:
+    """What botocore would work out again on every call of one operation."""
+
+    model: Any
+    url: str
+    headers: dict[str, str]
+    context: dict[str, Any]
+    signing_name: str
+    signing_region: str
+    events: dict[str, str]
+
+
+class StsWire:
+    """AssumeRole, GetFederationToken and GetSessionToken for about half a client call's CPU.
+
+    A botocore client call spends most of its time in layers driven by the service
+    model: a dozen events, endpoint rules, the generic XML parser and dateutil. For
+    the three calls every STS issuance makes, this sends the same request through
+    botocore's own pieces of that client: its serializer and parameter validation,
+    its endpoint (resolved once per operation), SigV4Auth with its credentials, its
+    HTTP session, its retry handler and retry quota (through the same events the
+    client would emit) and its error parser. Only a well-formed success answer is
+    read here; anything else goes to botocore's parser, so errors and malformed
+    answers come out exactly as the full client gives them. The differential test
+    (tests/integration/test_aws_sts_wire.py) holds both to the same requests and answers.
+    Interceptors on the skipped events (a botocore Stubber hooks ``before-call``) do not
+    see these calls; ``before-send`` (moto's in-process mock) still answers them.
+    """
+
+    OPERATIONS = frozenset({"AssumeRole", "GetFederationToken", "GetSessionToken"})
+
+    def __init__(self, client: Any, credentials: Any):
+        self._client = client
+        self._credentials = credentials
+        self._events = client.meta.events
+        self._endpoint = client._endpoint
+        self._operations: dict[str, _WireOperation | None] = {}
+        self._lock = threading.Lock()
+
+    def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The parsed answer, as ``client.<operation>(**params)`` returns it (raises the same)."""
+        op = (
+            self._operations[operation] if operation in self._operations else self._prepare(operation, params)
+        )
+        if op is None:  # not plain SigV4 here (a custom signer): the full client only
+            return getattr(self._client, _snake(operation))(**params)
+        context = dict(op.context)
+        request_dict = self._client._serializer.serialize_to_request(params, op.model)  # validates too
+        request_dict["headers"].update(op.headers)
+        prepare_request_dict(
+            request_dict,
+            endpoint_url=op.url,
+            user_agent=self._client._user_agent_creator.to_string(),
+            context=context,
+        )
+        http, parsed = self._send_with_retries(op, request_dict, context)
+        if http.status_code >= 300:  # the same modeled exception class the client raises
+            code = context.get("error_code_override") or parsed.get("Error", {}).get("Code")
+            raise self._client.exceptions.from_code(code)(parsed, operation)
+        return parsed
+
+    def _prepare(self, operation: str, params: dict[str, Any]) -> _WireOperation | None:
+        """Resolve the endpoint and signing scope once (STS's rules depend on no call parameter)."""
+        with self._lock:
+            if operation in self._operations:
+                return self._operations[operation]
+            model = self._client.meta.service_model.operation_model(operation)
+            context = {
+                "client_region": self._client.meta.region_name,
+                "client_config": self._client.meta.config,
+                "has_streaming_input": model.has_streaming_input,
+                "auth_type": model.resolved_auth_type,
+                "unsigned_payload": model.unsigned_payload,
+                "auth_options": self._client.meta.service_model.metadata.get("auth"),
+            }
+            url, headers, properties = self._client._resolve_endpoint_ruleset(model, params, context)
+            if properties:
+                context["endpoint_properties"] = properties
+            signing = context.pop("signing", None) or {}
+            plain_sigv4 = self._client._request_signer.signature_version == "v4"
+            if context.get("auth_type") not in (None, "v4") or not plain_sigv4:
+                self._operations[operation] = None
+                return None
+            service_id = self._client.meta.service_model.service_id.hyphenize()
+            prepared = _WireOperation(
+                model=model,
+                url=url,
+                headers=dict(headers),
+                context=context,
+                signing_name=signing.get("signing_name") or self._client.meta.service_model.signing_name,
+                signing_region=signing.get("region") or self._client.meta.region_name,
+                events={
+                    name: f"{name}.{service_id}.{operation}"
+                    for name in ("before-send", "needs-retry", "after-call", "after-call-error")
+                },
+            )
+            self._operations[operation] = prepared
+            return prepared
+
+    def _send_with_retries(self, op: _WireOperation, request_dict: dict[str, Any], context: dict[str, Any]):
+        """botocore's Endpoint._send_request loop, with the client's own retry handler."""
+        attempts = 1
+        self._endpoint._update_retries_context(context, attempts)
+        try:
+            answer, exception = self._attempt(op, request_dict, context)
+            while self._needs_retry(op, attempts, request_dict, answer, exception):
+                attempts += 1
+                self._endpoint._update_retries_context(context, attempts, answer)
+                answer, exception = self._attempt(op, request_dict, context)
+            if exception is not None:
+                raise exception
+        except Exception as error:
+            self._events.emit(op.events["after-call-error"], exception=error, context=context)
+            raise
+        http, parsed = answer
+        if "ResponseMetadata" in parsed:
+            parsed["ResponseMetadata"]["RetryAttempts"] = attempts - 1
+        # The retry quota takes its refund here, as after every call of the full client.
+        self._events.emit(
+            op.events["after-call"], http_response=http, parsed=parsed, model=op.model, context=context
+        )
+        return http, parsed
+
+    def _needs_retry(self, op, attempts, request_dict, answer, exception) -> bool:
+        responses = self._events.emit(
+            op.events["needs-retry"],
+            response=answer,
+            endpoint=self._endpoint,
+            operation=op.model,
+            attempts=attempts,
+            caught_exception=exception,
+            request_dict=request_dict,
+        )
+        delay = first_non_none_response(responses)
+        if delay is None or delay is False:
+            return False
+        time.sleep(delay)
+        return True
+
+    def _attempt(self, op: _WireOperation, request_dict: dict[str, Any], context: dict[str, Any]):
+        """One signed request: ((http response, parsed), None) or (None, the exception)."""
+        request = self._signed_request(op, request_dict, context)
+        try:
+            # before-send is where interceptors (moto's in-process mock) answer instead.
+            http = first_non_none_response(self._events.emit(op.events["before-send"], request=request))
+            if http is None:
+                http = self._endpoint.http_session.send(request)
+        except Exception as error:  # noqa: BLE001 - botocore hands every send failure to the retry handler
+            return None, error
+        parsed = _parse_sts_success(op.model.name, http) if http.status_code == 200 else None
+        if parsed is None:
+            parsed = self._botocore_parse(op, http)
+        return (http, parsed), None
+
+    def _signed_request(self, op: _WireOperation, request_dict: dict[str, Any], context: dict[str, Any]):
+        request = create_request_object(request_dict)
+        credentials = self._credentials.get_frozen_credentials() if self._credentials is not None else None
+        SigV4Auth(credentials, op.signing_name, op.signing_region).add_auth(request)
+        # What the client's later request-created handlers add (MaxAttemptsSeeder,
+        # add_retry_headers): after the signature, so these two headers are not signed.
+        retries = context["retries"]
+        retries["max"] = self._max_attempts()
+        request.headers["amz-sdk-invocation-id"] = retries["invocation-id"]
+        request.headers["amz-sdk-request"] = "; ".join(
+            f"{key}={retries[key]}" for key in ("ttl", "attempt", "max") if key in retries
+        )
+        for name, value in request.headers.items():
+            if isinstance(value, str):
+                request.headers[name] = value.encode("utf-8")
+        return request.prepare()
+
+    def _max_attempts(self) -> int:
+        retries = self._client.meta.config.retries or {}
+        return int(retries.get("total_max_attempts") or _STANDARD_MAX_ATTEMPTS)
+
+    def _botocore_parse(self, op: _WireOperation, http: Any) -> dict[str, Any]:
+        response_dict = convert_to_response_dict(http, op.model)
+        parser = self._client._response_parser
+        parsed = parser.parse(response_dict, op.model.output_shape)
+        if http.status_code >= 300:
+            self._endpoint._add_modeled_error_fields(response_dict, parsed, op.model, parser)
+        return parsed
+
+
+_ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
+_STANDARD_MAX_ATTEMPTS = 3  # botocore.retries.standard.DEFAULT_MAX_ATTEMPTS
+# The members of each answer this parser knows; any other member, a missing one or a
+# value it cannot read sends the answer to botocore's parser instead.
+_STS_RESULT_MEMBERS = {
+    "AssumeRole": {"Credentials", "AssumedRoleUser", "PackedPolicySize", "SourceIdentity"},
+    "GetFederationToken": {"Credentials", "FederatedUser", "PackedPolicySize"},
+    "GetSessionToken": {"Credentials"},
+}
+_STS_STRUCTURES = {
+    "Credentials": ("AccessKeyId", "SecretAccessKey", "SessionToken", "Expiration"),
+    "AssumedRoleUser": ("AssumedRoleId", "Arn"),
+    "FederatedUser": ("FederatedUserId", "Arn"),
+}
+
+
+def _parse_sts_success(operation: str, http: Any) -> dict[str, Any] | None:
+    """A 200 answer of one of the three calls as botocore parses it, or None when unsure."""
+    try:
+        root = ElementTree.fromstring(http.content)
+    except ElementTree.ParseError:
+        return None
+    children = {_local(child.tag): child for child in root}
+    result = children.get(f"{operation}Result")
+    if _local(root.tag) != f"{operation}Response" or result is None or len(children) != len(root):
+        return None
+    parsed: dict[str, Any] = {}
+    for member in result:
+        name = _local(member.tag)
+        if name not in _STS_RESULT_MEMBERS[operation] or name in parsed:
+            return None
+        value = _sts_member(name, member)
+        if value is None:
+            return None
+        parsed[name] = value
+    if "Credentials" not in parsed:
+        return None
+    metadata: dict[str, Any] = {}
+    if "ResponseMetadata" in children:
+        request_id = children["ResponseMetadata"].find("*")
+        if request_id is None or _local(request_id.tag) != "RequestId":
+            return None
+        if request_id.text is None:
+            return None
+        metadata["RequestId"] = request_id.text
+    metadata["HTTPStatusCode"] = http.status_code
+    metadata["HTTPHeaders"] = lowercase_dict(http.headers)
+    parsed["ResponseMetadata"] = metadata
+    return parsed
+
+
+def _sts_member(name: str, element: Any) -> Any:
+    if name == "PackedPolicySize":
+        text = (element.text or "").strip()
+        return int(text) if text.isdigit() else None
+    if name == "SourceIdentity":
+        return None if len(element) or element.text is None else element.text
+    fields = {_local(child.tag): child for child in element}
+    wanted = _STS_STRUCTURES[name]
+    if set(fields) != set(wanted) or len(fields) != len(element) or any(len(f) for f in fields.values()):
+        return None
+    if any(f.text is None for f in fields.values()):
+        return None
+    value: dict[str, Any] = {key: fields[key].text for key in wanted}
+    if "Expiration" in value:
+        value["Expiration"] = _iso_timestamp(value["Expiration"])
+        if value["Expiration"] is None:
+            return None
+    return value
+
+
+def _iso_timestamp(text: str) -> datetime | None:
+    """AWS's ISO 8601 UTC timestamps, as botocore reads them; anything else is left to botocore."""
+    if not _ISO_UTC.fullmatch(text):
+        return None
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=tzutc())
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
 
 
 # -- helpers ----------------------------------------------------------------------
@@ -542,7 +827,10 @@ def _botocore_config(settings: ClientSettings) -> Config:
     return Config(retries=retries, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
 
 
-def _sts_clients(settings: ClientSettings, session: boto3.session.Session | None = None) -> list[Any]:
+def _sts_clients(
+    settings: ClientSettings, session: boto3.session.Session | None = None
+) -> tuple[list[Any], list[StsWire]]:
+    """One botocore STS client per target, and the thin path over each."""
     session = session or _session(settings)
     clients = []
     for endpoint, region in settings.sts_targets():
@@ -554,7 +842,10 @@ def _sts_clients(settings: ClientSettings, session: boto3.session.Session | None
             )
         except ValueError as error:
             raise ConfigurationError("InvalidEndpoint", str(error)) from None
-    return clients
+    # The session's credentials object is the one its clients sign with (refreshable
+    # ones renew themselves); sessions are not thread-safe, so it is fetched here, once.
+    credentials = session.get_credentials()
+    return clients, [StsWire(client, credentials) for client in clients]
 
 
 def _snake(operation: str) -> str:

@@ -60,6 +60,15 @@ class RootConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: copy.deepcopy(v) for k, v in record.items() if k in known})
 
+    @classmethod
+    def load_with_version(cls, storage: StorageView) -> tuple[RootConfig | None, int | None]:
+        """The stored config and the record version it was read at."""
+        record, version = storage.get_with_version(CONFIG_ROOT_KEY)
+        if record is None:
+            return None, None
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in record.items() if k in known}), version
+
     def save(self, storage: StorageView) -> None:
         storage.put(CONFIG_ROOT_KEY, dataclasses.asdict(self))
 

@@ -23,7 +23,6 @@ from vaultlet.engines.secrets.aws.roles import (
     IAM_USER,
     SESSION_TOKEN,
     RoleEntry,
-    load_role,
 )
 from vaultlet.engines.secrets.aws.secret import ACCESS_KEYS
 from vaultlet.engines.secrets.aws.username_template import (
@@ -37,7 +36,7 @@ from vaultlet.framework.path import GENERIC_NAME_WITH_AT, Path, named
 from vaultlet.framework.request import READ, UPDATE, LeaseRequest, Request, Response
 
 if TYPE_CHECKING:
-    from vaultlet.engines.secrets.aws.backend import AwsBackend
+    from vaultlet.engines.secrets.aws.backend import AwsBackend, Issuance
     from vaultlet.framework.fields import FieldData
 
 DEFAULT_STS_TTL = 3600
@@ -46,19 +45,21 @@ POLICY_VERSION = "2012-10-17"  # the current IAM policy language
 
 def creds_read(backend: AwsBackend, request: Request, fields: FieldData) -> Response:
     name = fields["name"]
-    role = load_role(backend.storage, name)
+    issuance = backend.issuance(name)
+    role = issuance.role
     if role is None:
         raise UserError(f"Role {gofmt.quote(name)} not found")
     via_sts_path = request.relative_path.startswith("sts/")
     credential_type = _credential_type(role, via_sts_path)
     ttl = requested_sts_ttl(role, fields.supplied().get("ttl"), backend.max_lease_ttl)
-    response = _issue(backend, request, name, role, credential_type, fields, ttl)
+    response = _issue(backend, issuance, request, name, role, credential_type, fields, ttl)
     telemetry.credentials_issued(backend.context.mount_path, name, credential_type)
     return response
 
 
 def _issue(
     backend: AwsBackend,
+    issuance: Issuance,
     request: Request,
     name: str,
     role: RoleEntry,
@@ -70,12 +71,12 @@ def _issue(
         return issue_iam_user(backend, request, name, role)
     if credential_type == ASSUMED_ROLE:
         return _assume_role(
-            backend, request, name, role, fields["role_arn"], fields["role_session_name"], ttl
+            issuance, request, name, role, fields["role_arn"], fields["role_session_name"], ttl
         )
     if credential_type == FEDERATION_TOKEN:
-        return _federation_token(backend, request, name, role, ttl)
+        return _federation_token(issuance, request, name, role, ttl)
     if credential_type == SESSION_TOKEN:
-        return _session_token(backend, role, fields["mfa_code"], ttl)
+        return _session_token(issuance, role, fields["mfa_code"], ttl)
     raise UserError(f"unknown credential_type: {gofmt.quote(credential_type)}")
 
 
@@ -123,7 +124,7 @@ def requested_sts_ttl(role: RoleEntry, requested: int | None, mount_max_ttl: int
 
 
 def _assume_role(
-    backend: AwsBackend,
+    issuance: Issuance,
     request: Request,
     name: str,
     role: RoleEntry,
@@ -141,12 +142,12 @@ def _assume_role(
             f"role_arn {gofmt.quote(role_arn)} not in allowed role arns for Vault role {gofmt.quote(name)}"
         )
     with reported_as(""):
-        clients = backend.aws()
+        clients = issuance.clients()
         policy, policy_arns = merged_group_policies(clients.iam, role)
     if session_name:
         session_name = normalize_display_name(session_name)
     else:
-        session_name = _render_name(backend, "IAM", request.display_name, name)
+        session_name = _render_name(issuance, "IAM", request.display_name, name)
     with reported_as("Error assuming role"):
         credentials = clients.sts.assume_role(
             role_arn,
@@ -161,13 +162,11 @@ def _assume_role(
     return sts_response(credentials, internal, arn=credentials.assumed_role_arn)
 
 
-def _federation_token(
-    backend: AwsBackend, request: Request, name: str, role: RoleEntry, ttl: int
-) -> Response:
+def _federation_token(issuance: Issuance, request: Request, name: str, role: RoleEntry, ttl: int) -> Response:
     with reported_as(""):
-        clients = backend.aws()
+        clients = issuance.clients()
         policy, policy_arns = merged_group_policies(clients.iam, role)
-    token_name = _render_name(backend, "STS", request.display_name, name)
+    token_name = _render_name(issuance, "STS", request.display_name, name)
     # Without any policy, GetFederationToken would return vaultlet's own permissions.
     if not policy and not policy_arns:
         raise UserError(
@@ -181,18 +180,18 @@ def _federation_token(
     return sts_response(credentials, {"username": token_name, "policy": policy, "is_sts": True})
 
 
-def _session_token(backend: AwsBackend, role: RoleEntry, mfa_code: str, ttl: int) -> Response:
+def _session_token(issuance: Issuance, role: RoleEntry, mfa_code: str, ttl: int) -> Response:
     with reported_as("Error generating STS keys"):
-        credentials = backend.aws().sts.get_session_token(
+        credentials = issuance.clients().sts.get_session_token(
             ttl, serial_number=role.mfa_serial_number, token_code=mfa_code
         )
     return sts_response(credentials, {"is_sts": True})
 
 
-def _render_name(backend: AwsBackend, name_type: str, display_name: str, role_name: str) -> str:
+def _render_name(issuance: Issuance, name_type: str, display_name: str, role_name: str) -> str:
     try:
         return render_username(
-            backend.root_config().username_template,
+            issuance.config.username_template,
             type=name_type,
             display_name=display_name,
             policy_name=role_name,
