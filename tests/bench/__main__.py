@@ -20,6 +20,7 @@ from bench import (  # noqa: E402
     jwt_bench,
     kube_bench,
     scale_bench,
+    serving_bench,
     terraform_bench,
 )
 from support import processes  # noqa: E402
@@ -31,6 +32,12 @@ def main() -> int:
     if os.environ.get("BENCH_ONLY") == "scale":  # the live-lease scale bench alone (minutes)
         try:
             scale_bench.run(workdir)
+        finally:
+            processes.cleanup_dir(workdir)
+        return 0
+    if os.environ.get("BENCH_ONLY") == "serving":  # the serving-model comparison alone
+        try:
+            serving_bench.run(workdir, duration)
         finally:
             processes.cleanup_dir(workdir)
         return 0
@@ -48,6 +55,7 @@ def main() -> int:
         acl_bench.check_rate()
         kube_bench.run(vaultlet, openbao, workdir, duration)
         terraform_bench.run(workdir)
+        serving_bench.run(workdir, duration)
         scale_bench.run(workdir)
     finally:
         vaultlet.stop()
