@@ -174,6 +174,9 @@ def _server_log_level(level: str) -> str:
 # --- granian (the default): a Rust HTTP server calling the Flask app (WSGI) -----------
 
 
+BOOT_ERROR = 3  # a worker's exit status when it cannot boot (gunicorn's WORKER_BOOT_ERROR)
+
+
 class _NoCrashLoopDetection(dict):
     """granian stops the whole server when a worker it respawned dies again within
     5.5 s. vaultlet's workers are replaceable at any time (claims, the shared key slot),
@@ -192,6 +195,14 @@ def _granian_server_class():
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             self.respawned_wrks = _NoCrashLoopDetection()
+
+        def shutdown(self, exit_code=0):
+            workers = list(self.wrks)
+            try:
+                super().shutdown(exit_code)
+            finally:
+                if any(worker.inner.exitcode == BOOT_ERROR for worker in workers):
+                    sys.exit(BOOT_ERROR)  # as gunicorn's master after a boot failure
 
         def _respawn_workers(self, workers, *args, **kwargs):
             gone = [self.wrks[idx]._id() for idx in workers]
@@ -213,7 +224,7 @@ def _granian_loader(config: ServerConfig, key_slot: SharedKeySlot):
             # same way, so the server stops instead of respawning workers in a loop.
             log.exception("worker %d failed to boot; stopping the server", os.getpid())
             os.kill(os.getppid(), signal.SIGTERM)
-            os._exit(3)
+            os._exit(BOOT_ERROR)
         pid = os.getpid()
         # multiprocessing runs its finalizers when a worker's serve loop returns
         # (SIGTERM, after in-flight requests); atexit handlers would not run.

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 import signal
+import ssl
 import subprocess
 import time
+import urllib.request
 from http.client import HTTPConnection
 
 import hvac
@@ -53,6 +55,11 @@ def test_tls_listener_serves_vault_clients(tmp_path):
         client.token = result["root_token"]
         assert client.is_authenticated()
         assert client.auth.token.lookup_self()["data"]["policies"] == ["root"]
+        # Vault's default tls_min_version is tls12: a TLS 1.2-only client is served too.
+        context = ssl.create_default_context(cafile=str(cert))
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/v1/sys/health", context=context) as answer:
+            assert json.loads(answer.read())["initialized"] is True
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
@@ -123,3 +130,21 @@ def test_each_http_server_limits_bodies_and_stops_cleanly(tmp_path, http_server)
         assert len(set(booted)) == 2
     finally:
         assert server.stop(signal.SIGTERM) == 0
+
+
+@pytest.mark.parametrize("http_server", ["granian", "gunicorn"])
+def test_a_worker_that_cannot_boot_stops_the_server(tmp_path, http_server):
+    """Every replacement would fail the same way: the server exits with status 3 (gunicorn's
+    boot-error status) instead of respawning workers forever."""
+    config = production_config(tmp_path, free_port(), extra=f'http_server = "{http_server}"', workers=2)
+    config = config.replace(str(tmp_path / "vaultlet.db"), str(tmp_path / "missing" / "vaultlet.db"))
+    config_path = tmp_path / "bootfail.hcl"
+    config_path.write_text(config)
+    result = subprocess.run(
+        [str(VENV_BIN / "vaultlet"), "server", f"-config={config_path}"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "failed to boot" in result.stderr.lower()
