@@ -225,14 +225,32 @@ def _granian_loader(config: ServerConfig, key_slot: SharedKeySlot):
             log.exception("worker %d failed to boot; stopping the server", os.getpid())
             os.kill(os.getppid(), signal.SIGTERM)
             os._exit(BOOT_ERROR)
+        app = _without_process_environment(app)
         pid = os.getpid()
         # multiprocessing runs its finalizers when a worker's serve loop returns
         # (SIGTERM, after in-flight requests); atexit handlers would not run.
-        Finalize(app, _close_worker_cores, exitpriority=10)
-        Finalize(app, _mark_worker_dead, args=(pid,), exitpriority=5)
+        Finalize(None, _close_worker_cores, exitpriority=10)
+        Finalize(None, _mark_worker_dead, args=(pid,), exitpriority=5)
         return app
 
     return load
+
+
+def _without_process_environment(app):
+    """granian starts every request's environ from a copy of the process environment, so
+    a variable such as HTTP_PROXY (or HTTP_X_VAULT_NAMESPACE) would read as a header of
+    every request. Such keys are dropped unless the request itself sent another value."""
+    inherited = {k: v for k, v in os.environ.items() if k.startswith(("HTTP_", "CONTENT_"))}
+    if not inherited:
+        return app
+
+    def wsgi(environ, start_response):
+        for key, value in inherited.items():
+            if environ.get(key) == value:
+                del environ[key]
+        return app(environ, start_response)
+
+    return wsgi
 
 
 def serve_granian(config: ServerConfig, key_slot: SharedKeySlot) -> None:

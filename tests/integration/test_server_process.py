@@ -148,3 +148,17 @@ def test_a_worker_that_cannot_boot_stops_the_server(tmp_path, http_server):
     )
     assert result.returncode == 3, result.stderr[-2000:]
     assert "failed to boot" in result.stderr.lower()
+
+
+def test_the_process_environment_is_not_read_as_request_headers(tmp_path):
+    """granian copies the process environment into each request's WSGI environ: an
+    HTTP_* variable there must not become a header of every request."""
+    server = start_vaultlet_production(tmp_path, env={"HTTP_X_VAULT_NAMESPACE": "team-a"})
+    try:
+        status, body, text = http(server, "GET", "auth/token/lookup-self")
+        assert status == 200, text
+        assert body["data"]["policies"] == ["root"]
+        sent = http(server, "GET", "auth/token/lookup-self", headers={"X-Vault-Namespace": "team-b"})
+        assert sent[0] == 404 and "namespace not found" in sent[2]
+    finally:
+        server.stop()
