@@ -20,6 +20,11 @@ from vaultlet.telemetry import TelemetrySettings
 SEAL_KEY_ENV = "VAULTLET_SEAL_KEY"
 LOG_LEVELS = ("trace", "debug", "info", "warn", "error")
 LOG_FORMATS = ("standard", "json")
+# The serving model, chosen by tests/bench/serving_bench.py (README "How it is built").
+HTTP_SERVERS = ("granian", "gunicorn")
+DEFAULT_HTTP_SERVER = "granian"
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 32
 
 
 class ConfigError(ValueError):
@@ -76,8 +81,9 @@ class ServerConfig:
     core: CoreConfig
     listener: ListenerConfig = field(default_factory=ListenerConfig)
     seal: Seal = field(default_factory=SealConfig)
-    workers: int = 2
-    threads: int = 16
+    workers: int = DEFAULT_WORKERS
+    threads: int = DEFAULT_THREADS
+    http_server: str = DEFAULT_HTTP_SERVER
     log_level: str = "info"
     log_format: str = "standard"
     dev_root_token: str | None = None
@@ -254,11 +260,28 @@ def load(path: str) -> ServerConfig:
         core=core,
         listener=listener,
         seal=_seal(document, base_dir),
-        workers=int(document.get("workers", 2)),
-        threads=int(document.get("threads", 16)),
+        workers=_positive(document, "workers", DEFAULT_WORKERS),
+        threads=_positive(document, "threads", DEFAULT_THREADS),
+        http_server=_http_server(document),
         log_level=log_level,
         log_format=log_format,
     )
+
+
+def _positive(document: dict[str, Any], key: str, default: int) -> int:
+    value = document.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        raise ConfigError(f"{key} must be a positive integer")
+    if int(value) < 1:
+        raise ConfigError(f"{key} must be a positive integer")
+    return int(value)
+
+
+def _http_server(document: dict[str, Any]) -> str:
+    name = str(document.get("http_server", DEFAULT_HTTP_SERVER)).strip().lower()
+    if name not in HTTP_SERVERS:
+        raise ConfigError(f"unknown http_server {name!r} (use {' or '.join(HTTP_SERVERS)})")
+    return name
 
 
 def _first_block_body(document: dict[str, Any], name: str) -> dict[str, Any]:

@@ -74,16 +74,21 @@ def configure(level: str, log_format: str) -> None:
     root.setLevel(LEVELS.get(level, logging.INFO))
 
 
-def gunicorn_logconfig(level: str, log_format: str) -> dict[str, Any]:
-    """gunicorn's own logger (worker boots, signals) in the same format; no access log."""
+def server_logconfig(level: str, log_format: str) -> dict[str, Any]:
+    """The HTTP server's own loggers (granian's or gunicorn's: worker boots, signals,
+    shutdown) in the same format; no access log (vaultlet writes its own request line)."""
     python_level = logging.getLevelName(LEVELS.get(level, logging.INFO))
+    own = {"level": python_level, "handlers": [], "propagate": True}
+    silent = {"level": "CRITICAL", "handlers": [], "propagate": False}
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "root": {"level": python_level, "handlers": ["stderr"]},
         "loggers": {
-            "gunicorn.error": {"level": python_level, "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+            "_granian": own,
+            "gunicorn.error": own,
+            "granian.access": silent,
+            "gunicorn.access": silent,
         },
         "handlers": {
             "stderr": {

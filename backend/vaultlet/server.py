@@ -1,8 +1,10 @@
-"""``vaultlet server``: run the API under gunicorn (threads), or a dev server.
+"""``vaultlet server``: run the API under granian (WSGI, the default) or gunicorn.
 
-Each gunicorn worker builds its own Core after the fork (database connections
-and threads do not survive a fork); all of them share the database, which is
-why leases, tokens and mounts live there and not in memory.
+Both are pre-fork servers: a master process forks the workers, and each worker
+builds its own Core after the fork (database connections and threads do not survive
+a fork); all of them share the database, which is why leases, tokens and mounts live
+there and not in memory. README "How it is built" says why granian is the default
+(measured by tests/bench/serving_bench.py).
 """
 
 from __future__ import annotations
@@ -13,13 +15,22 @@ import logging
 import mmap
 import os
 import shutil
+import signal
 import sys
 import tempfile
-
-from gunicorn.app.base import BaseApplication
+from pathlib import Path
 
 from vaultlet import logs, telemetry
-from vaultlet.config import ConfigError, ListenerConfig, SealConfig, ServerConfig, load, log_settings
+from vaultlet.config import (
+    DEFAULT_HTTP_SERVER,
+    DEFAULT_THREADS,
+    ConfigError,
+    ListenerConfig,
+    SealConfig,
+    ServerConfig,
+    load,
+    log_settings,
+)
 from vaultlet.core.core import SEAL_MARK_KEY, Core, CoreConfig
 from vaultlet.framework.request import UPDATE, Request
 from vaultlet.storage.barrier import KEY_SIZE
@@ -57,7 +68,8 @@ def dev_config(args: argparse.Namespace) -> ServerConfig:
         listener=ListenerConfig(address=args.dev_listen_address, tls_disable=True),
         seal=SealConfig(in_memory_key=None),
         workers=args.dev_workers,
-        threads=16,
+        threads=DEFAULT_THREADS,
+        http_server=DEFAULT_HTTP_SERVER,
         dev_root_token=args.dev_root_token_id or None,
         dev_aws=args.dev_aws,
     )
@@ -90,7 +102,7 @@ def prepare_dev(config: ServerConfig) -> str:
 def lift_operator_seal(config: ServerConfig) -> None:
     """Under an auto-unseal seal nobody holds a key to give ``sys/unseal``, so, as with
     Vault's auto-unseal, a server sealed by an operator unseals when it is started again.
-    Runs once in the master: a worker gunicorn respawns leaves the seal as it is."""
+    Runs once in the master: a worker the master respawns leaves the seal as it is."""
     core = Core(config.core)
     try:
         core.storage.delete(SEAL_MARK_KEY)
@@ -102,7 +114,7 @@ class SharedKeySlot:
     """The root key an operator gave one worker (``sys/init``, ``sys/unseal``), for the
     other workers of the same server: anonymous shared memory mapped by the master before
     it forks, so it exists only in this server's processes, never on disk, and a worker
-    gunicorn respawns still finds it. ``sys/seal`` wipes it."""
+    the master respawns still finds it. ``sys/seal`` wipes it."""
 
     def __init__(self):
         self._memory = mmap.mmap(-1, 1 + KEY_SIZE)
@@ -128,64 +140,195 @@ def build_core(config: ServerConfig, key_slot: SharedKeySlot | None = None) -> C
     return core
 
 
-class VaultletApplication(BaseApplication):
-    def __init__(self, config: ServerConfig):
-        self.config_ = config
-        self.key_slot = SharedKeySlot()  # before the fork: every worker maps the same page
-        super().__init__()
+def _worker_app(config: ServerConfig, key_slot: SharedKeySlot):
+    """The WSGI app of one worker process, built after the fork (both servers)."""
+    from vaultlet.http import create_app
 
-    def load_config(self) -> None:
-        listener = self.config_.listener
-        options = {
-            "bind": listener.address,
-            "workers": self.config_.workers,
-            "threads": self.config_.threads,
-            "worker_class": "gthread",
-            "graceful_timeout": self.config_.graceful_timeout,
-            "timeout": 120,
-            "keepalive": 75,
-            "loglevel": "debug" if self.config_.log_level == "trace" else self.config_.log_level,
-            "accesslog": None,  # vaultlet writes its own request line (vaultlet.http.request)
-            "errorlog": "-",
-            "logconfig_dict": logs.gunicorn_logconfig(self.config_.log_level, self.config_.log_format),
-            "proc_name": "vaultlet",
-            "control_socket_disable": True,
-            "worker_exit": _worker_exit,
-            "child_exit": _child_exit,
-        }
-        if not listener.tls_disable:
-            options.update(certfile=listener.tls_cert_file, keyfile=listener.tls_key_file)
-        for key, value in options.items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        from vaultlet.http import create_app
-
-        logs.configure(self.config_.log_level, self.config_.log_format)
-        core = build_core(self.config_, self.key_slot)
-        app = create_app(core, max_request_size=self.config_.listener.max_request_size)
-        _WORKER_CORES.append(core)
-        return app
+    logs.configure(config.log_level, config.log_format)
+    # The line tests and operators use to find worker processes (gunicorn's wording).
+    log.info("Booting worker with pid: %d", os.getpid())
+    core = build_core(config, key_slot)
+    _WORKER_CORES.append(core)
+    return create_app(core, max_request_size=config.listener.max_request_size)
 
 
 _WORKER_CORES: list[Core] = []
 
 
-def _worker_exit(_server, _worker) -> None:
-    for core in _WORKER_CORES:
-        core.close()
+def _close_worker_cores() -> None:
+    while _WORKER_CORES:
+        _WORKER_CORES.pop().close()
 
 
-def _child_exit(_server, worker) -> None:
+def _mark_worker_dead(pid: int) -> None:
     """A worker is gone: its live gauges stop counting (its counters stay in the sum)."""
     if telemetry.multiprocess_dir():
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)
+        multiprocess.mark_process_dead(pid)
+
+
+def _server_log_level(level: str) -> str:
+    return "debug" if level == "trace" else level
+
+
+# --- granian (the default): a Rust HTTP server calling the Flask app (WSGI) -----------
+
+
+BOOT_ERROR = 3  # a worker's exit status when it cannot boot (gunicorn's WORKER_BOOT_ERROR)
+
+
+class _NoCrashLoopDetection(dict):
+    """granian stops the whole server when a worker it respawned dies again within
+    5.5 s. vaultlet's workers are replaceable at any time (claims, the shared key slot),
+    and a worker that cannot boot stops the server itself (``_granian_loader``), so
+    respawn times are not recorded and a killed worker is always replaced, as gunicorn
+    does."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+def _granian_server_class():
+    from granian.server.mp import MPServer
+
+    class VaultletGranian(MPServer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.respawned_wrks = _NoCrashLoopDetection()
+
+        def shutdown(self, exit_code=0):
+            workers = list(self.wrks)
+            try:
+                super().shutdown(exit_code)
+            finally:
+                if any(worker.inner.exitcode == BOOT_ERROR for worker in workers):
+                    sys.exit(BOOT_ERROR)  # as gunicorn's master after a boot failure
+
+        def _respawn_workers(self, workers, *args, **kwargs):
+            gone = [self.wrks[idx]._id() for idx in workers]
+            super()._respawn_workers(workers, *args, **kwargs)
+            for pid in gone:
+                _mark_worker_dead(pid)
+
+    return VaultletGranian
+
+
+def _granian_loader(config: ServerConfig, key_slot: SharedKeySlot):
+    def load():
+        from multiprocessing.util import Finalize
+
+        try:
+            app = _worker_app(config, key_slot)
+        except Exception:
+            # As gunicorn's "worker failed to boot": every replacement would fail the
+            # same way, so the server stops instead of respawning workers in a loop.
+            log.exception("worker %d failed to boot; stopping the server", os.getpid())
+            os.kill(os.getppid(), signal.SIGTERM)
+            os._exit(BOOT_ERROR)
+        app = _without_process_environment(app)
+        pid = os.getpid()
+        # multiprocessing runs its finalizers when a worker's serve loop returns
+        # (SIGTERM, after in-flight requests); atexit handlers would not run.
+        Finalize(None, _close_worker_cores, exitpriority=10)
+        Finalize(None, _mark_worker_dead, args=(pid,), exitpriority=5)
+        return app
+
+    return load
+
+
+def _without_process_environment(app):
+    """granian starts every request's environ from a copy of the process environment, so
+    a variable such as HTTP_PROXY (or HTTP_X_VAULT_NAMESPACE) would read as a header of
+    every request. Such keys are dropped unless the request itself sent another value."""
+    inherited = {k: v for k, v in os.environ.items() if k.startswith(("HTTP_", "CONTENT_"))}
+    if not inherited:
+        return app
+
+    def wsgi(environ, start_response):
+        for key, value in inherited.items():
+            if environ.get(key) == value:
+                del environ[key]
+        return app(environ, start_response)
+
+    return wsgi
+
+
+def serve_granian(config: ServerConfig, key_slot: SharedKeySlot) -> None:
+    import multiprocessing
+
+    from granian.constants import Interfaces, SSLProtocols
+    from granian.log import LogLevels
+
+    # The shared key slot and the metrics directory reach the workers by fork.
+    multiprocessing.set_start_method("fork", force=True)
+    host, _, port = config.listener.address.rpartition(":")
+    options: dict = {}
+    if not config.listener.tls_disable:
+        options.update(
+            ssl_cert=Path(config.listener.tls_cert_file),
+            ssl_key=Path(config.listener.tls_key_file),
+            ssl_protocol_min=SSLProtocols.tls12,  # Vault's default tls_min_version
+        )
+    server = _granian_server_class()(
+        "vaultlet",  # no import target: the loader builds the app
+        address=host.strip("[]") or "0.0.0.0",
+        port=int(port),
+        interface=Interfaces.WSGI,
+        workers=config.workers,
+        blocking_threads=config.threads,
+        respawn_failed_workers=True,
+        workers_kill_timeout=config.graceful_timeout,
+        log_level=LogLevels(_server_log_level(config.log_level)),
+        log_dictconfig=logs.server_logconfig(config.log_level, config.log_format),
+        log_access=False,  # vaultlet writes its own request line (vaultlet.http.request)
+        **options,
+    )
+    server.serve(target_loader=_granian_loader(config, key_slot), wrap_loader=False)
+
+
+# --- gunicorn (http_server = "gunicorn"): sync workers (threads = 1) or gthread -------
+
+
+def serve_gunicorn(config: ServerConfig, key_slot: SharedKeySlot) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class VaultletApplication(BaseApplication):
+        def load_config(self) -> None:
+            listener = config.listener
+            options = {
+                "bind": listener.address,
+                "workers": config.workers,
+                "threads": config.threads,
+                "worker_class": "sync" if config.threads == 1 else "gthread",
+                "graceful_timeout": config.graceful_timeout,
+                "timeout": 120,
+                "keepalive": 75,
+                "loglevel": _server_log_level(config.log_level),
+                "accesslog": None,  # vaultlet writes its own request line (vaultlet.http.request)
+                "errorlog": "-",
+                "logconfig_dict": logs.server_logconfig(config.log_level, config.log_format),
+                "proc_name": "vaultlet",
+                "control_socket_disable": True,
+                "worker_exit": lambda _server, _worker: _close_worker_cores(),
+                "child_exit": lambda _server, worker: _mark_worker_dead(worker.pid),
+            }
+            if not listener.tls_disable:
+                options.update(certfile=listener.tls_cert_file, keyfile=listener.tls_key_file)
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return _worker_app(config, key_slot)
+
+    VaultletApplication().run()
+
+
+SERVERS = {"granian": serve_granian, "gunicorn": serve_gunicorn}
 
 
 def _remove_at_exit(directory: str) -> None:
-    """Remove ``directory`` when the process that made it (gunicorn's master) exits.
+    """Remove ``directory`` when the process that made it (the server's master) exits.
     Forked workers inherit atexit handlers and run them when they exit or restart;
     one of them must not delete what the master and the other workers still use."""
     owner = os.getpid()
@@ -234,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
         _print_dev_banner(config, root_token)
     elif config.seal.auto_unseal:
         lift_operator_seal(config)
-    VaultletApplication(config).run()
+    # The key slot is mapped before the workers fork: every worker maps the same page.
+    SERVERS[config.http_server](config, SharedKeySlot())
     return 0
 
 

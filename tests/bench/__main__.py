@@ -21,6 +21,7 @@ from bench import (  # noqa: E402
     jwt_bench,
     kube_bench,
     scale_bench,
+    serving_bench,
     terraform_bench,
 )
 from support import processes  # noqa: E402
@@ -29,15 +30,16 @@ from support import processes  # noqa: E402
 def main() -> int:
     duration = os.environ.get("BENCH_DURATION", "10s")
     workdir = Path(tempfile.mkdtemp(prefix="vaultlet-bench-"))
-    if os.environ.get("BENCH_ONLY") == "scale":  # the live-lease scale bench alone (minutes)
+    # Benches that start their own servers, run alone with BENCH_ONLY=<name>.
+    standalone = {
+        "scale": lambda: scale_bench.run(workdir),  # the live-lease scale bench (minutes)
+        "core-inprocess": lambda: core_inprocess.run(workdir),  # Core.handle without HTTP
+        "serving": lambda: serving_bench.run(workdir, duration),  # the serving models compared
+    }
+    only = os.environ.get("BENCH_ONLY", "")
+    if only in standalone:
         try:
-            scale_bench.run(workdir)
-        finally:
-            processes.cleanup_dir(workdir)
-        return 0
-    if os.environ.get("BENCH_ONLY") == "core-inprocess":  # Core.handle without HTTP, alone
-        try:
-            core_inprocess.run(workdir)
+            standalone[only]()
         finally:
             processes.cleanup_dir(workdir)
         return 0
@@ -64,6 +66,7 @@ def main() -> int:
         acl_bench.check_rate()
         kube_bench.run(vaultlet, openbao, workdir, duration)
         terraform_bench.run(workdir)
+        serving_bench.run(workdir, duration)
         scale_bench.run(workdir)
     finally:
         vaultlet.stop()

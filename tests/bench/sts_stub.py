@@ -2,7 +2,9 @@
 
 It isolates the broker's own cost: with moto (or AWS) behind it, issuance time is
 mostly the upstream's. asyncio with keep-alive, so the stub is never the bottleneck
-at 32 concurrent broker threads. Run as a separate process: `python -m bench.sts_stub PORT`.
+at 32 concurrent broker threads. Run as a separate process: `python -m bench.sts_stub PORT
+[DELAY_MS]`; a delay makes every answer wait that long (real STS answers in tens of ms),
+without holding up the other connections.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ def _reply() -> bytes:
     return head.encode() + body
 
 
+_DELAY = [0.0]
+
+
 async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         while True:
@@ -39,6 +44,8 @@ async def _serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> 
                     length = int(line.split(b":", 1)[1])
             if length:
                 await reader.readexactly(length)
+            if _DELAY[0]:
+                await asyncio.sleep(_DELAY[0])
             writer.write(_reply())
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
@@ -54,4 +61,5 @@ async def main(port: int) -> None:
 
 
 if __name__ == "__main__":
+    _DELAY[0] = float(sys.argv[2]) / 1000 if len(sys.argv) > 2 else 0.0
     asyncio.run(main(int(sys.argv[1])))

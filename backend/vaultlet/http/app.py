@@ -7,6 +7,7 @@ envelope or error format.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import math
@@ -85,6 +86,12 @@ def create_app(core, *, max_request_size: int = DEFAULT_MAX_REQUEST_SIZE) -> Fla
         return answer
 
     register_ui(app)
+    app.wsgi_app = _sized_bodies(app.wsgi_app, max_request_size)
+
+    @app.before_request
+    def refuse_oversized_stream() -> None:
+        if http_request.environ.get(_TOO_LARGE):
+            raise RequestEntityTooLarge()
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_exception):
@@ -108,6 +115,36 @@ def create_app(core, *, max_request_size: int = DEFAULT_MAX_REQUEST_SIZE) -> Fla
         return _error(500, ["internal error"])
 
     return app
+
+
+_TOO_LARGE = "vaultlet.body_too_large"
+
+
+def _sized_bodies(wsgi_app, limit: int):
+    """A body sent without Content-Length (chunked) is read here, up to one byte past
+    the limit: Werkzeug's own cap on such streams stops reading at the limit and hands
+    the view a silently truncated body. Over the limit, the request is refused (413)."""
+
+    def sized(environ, start_response):
+        if environ.get("CONTENT_LENGTH", "") == "" and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", ""):
+            body = _read_up_to(environ["wsgi.input"], limit + 1)
+            if len(body) > limit:
+                environ[_TOO_LARGE], body = True, b""
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+        return wsgi_app(environ, start_response)
+
+    return sized
+
+
+def _read_up_to(stream, size: int) -> bytes:
+    parts, left = [], size
+    while left > 0:
+        part = stream.read(min(left, 1 << 20))
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 def _log_request_line(status: int) -> None:
