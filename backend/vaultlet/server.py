@@ -16,6 +16,7 @@ import mmap
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -370,6 +371,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"Error loading configuration: {error}", file=sys.stderr)
         return 1
+    problem = listener_problem(config.listener.address)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     prepare_metrics_dir()
     logs.configure(config.log_level, config.log_format)
     if args.dev:
@@ -380,6 +385,24 @@ def main(argv: list[str] | None = None) -> int:
     # The key slot is mapped before the workers fork: every worker maps the same page.
     SERVERS[config.http_server](config, SharedKeySlot())
     return 0
+
+
+def listener_problem(address: str) -> str:
+    """Vault's one-line error when the listen address cannot be bound, checked before
+    anything starts (the HTTP servers would otherwise fail later, in their own words
+    and with a traceback). A race with another process remains possible, and then the
+    server's own error stands."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind
+            probe.bind((host, int(port)))
+    except (OSError, ValueError) as error:
+        reason = error.strerror.lower() if isinstance(error, OSError) and error.strerror else str(error)
+        return f"Error initializing listener of type tcp: listen tcp {address}: bind: {reason}"
+    return ""
 
 
 def _print_dev_banner(config: ServerConfig, root_token: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import time
@@ -162,3 +163,22 @@ def test_the_process_environment_is_not_read_as_request_headers(tmp_path):
         assert sent[0] == 404 and "namespace not found" in sent[2]
     finally:
         server.stop()
+
+
+def test_a_listen_address_in_use_is_one_clear_line(tmp_path):
+    """As `vault server`: a port another process holds is a one-line error and status 1,
+    before dev storage or workers are made (not the HTTP server's traceback)."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        address = f"127.0.0.1:{holder.getsockname()[1]}"
+        result = subprocess.run(
+            [str(VENV_BIN / "vaultlet"), "server", "-dev", f"-dev-listen-address={address}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.strip() == (
+        f"Error initializing listener of type tcp: listen tcp {address}: bind: address already in use"
+    )
