@@ -158,6 +158,13 @@ def test_token_capabilities(target):
     assert vaultlet(target, "token", "capabilities").returncode == 1  # a path is needed
 
 
+def test_operator_key_status(target):
+    for output_format in ("table", "json", "yaml"):
+        compare(target, f"operator key-status -format={output_format}")
+    table = vaultlet(target, "operator", "key-status").stdout
+    assert re.match(r"Key Term +1\nInstall Time +\d\d [A-Z][a-z]{2} \d\d \d\d:\d\d UTC\n", table), table
+
+
 def test_format_yaml_prints_what_bao_prints(target):
     for line in [
         "read -format=yaml sys/mounts/cubbyhole",

@@ -1,4 +1,4 @@
-"""Server-level commands: ``status`` and ``operator init``."""
+"""Server-level commands: ``status`` and the ``operator`` verbs (init, seal, unseal, key-status)."""
 
 from __future__ import annotations
 
@@ -254,6 +254,33 @@ def operator_unseal(ctx: Context) -> int:
     else:
         ctx.output_data(status_document(seal_status, leader))
     return 0
+
+
+@command("operator key-status", synopsis="Print the current term and install time of the data key")
+def operator_key_status(ctx: Context) -> int:
+    ctx.require_arguments(0, 0)
+    with reporting("Error reading key status"):
+        answer = ctx.client.raw_json("GET", "sys/key-status") or {}
+    status = answer.get("data") or answer
+    # api.KeyStatus's field order, for -format=json and yaml.
+    document = {key: status.get(key) for key in ("term", "install_time", "encryptions")}
+    if ctx.output_format != "table":
+        return ctx.output_data(document)
+    rows = [
+        ("Key Term", str(document["term"])),
+        ("Install Time", _rfc822(document["install_time"] or "")),
+        ("Encryption Count", str(document["encryptions"])),
+    ]
+    ctx.out(output.columnize(rows))
+    return 0
+
+
+def _rfc822(timestamp: str) -> str:
+    """Go's time.RFC822 (``02 Dec 26 03:19 UTC``), as the Vault CLI prints the install time."""
+    from datetime import datetime
+
+    moment = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    return moment.strftime("%d %b %y %H:%M ") + (moment.tzname() or "UTC")
 
 
 def _prompt_for_key(ctx: Context) -> str:
