@@ -190,6 +190,14 @@ class _NoCrashLoopDetection(dict):
         pass
 
 
+def _exit_reason(worker) -> str:
+    """How a worker process ended, in gunicorn's terms ("killed by SIGKILL")."""
+    code = worker.inner.exitcode
+    if code is not None and code < 0:
+        return f"killed by {signal.Signals(-code).name}"
+    return f"exit status {code}"
+
+
 def _granian_server_class():
     from granian.server.mp import MPServer
 
@@ -208,6 +216,9 @@ def _granian_server_class():
 
         def _respawn_workers(self, workers, *args, **kwargs):
             gone = [self.wrks[idx]._id() for idx in workers]
+            for idx, pid in zip(workers, gone, strict=True):
+                reason = _exit_reason(self.wrks[idx])
+                log.warning("worker %d exited (%s); starting a replacement", pid, reason)
             super()._respawn_workers(workers, *args, **kwargs)
             for pid in gone:
                 _mark_worker_dead(pid)

@@ -219,6 +219,14 @@ def _is_kv_v2_wrong_path(parsed: dict) -> bool:
     return parsed.get("data") is None and any("versioned K/V secrets engine" in w for w in warnings)
 
 
+def _is_error_in_data(parsed: dict) -> bool:
+    """Vault's logical.ErrorResponse answered with a status of its own (AppRole's lookup of
+    an unknown secret-ID accessor: 404, ``data.error``): a full envelope, no errors list,
+    as OpenBao answers (tests/integration/test_differential_sequence.py compares it)."""
+    data = parsed.get("data")
+    return isinstance(data, dict) and set(data) == {"error"} and isinstance(data["error"], str)
+
+
 def _problem(status: int, body: bytes) -> str | None:
     """Why an answer breaks the contract, or None: below 500, errors in Vault's envelope."""
     if status >= 500:
@@ -229,8 +237,9 @@ def _problem(status: int, body: bytes) -> str | None:
         parsed = json.loads(body)
     except ValueError:
         return f"{status} is not JSON: {body[:200]!r}"
-    if status == 404 and isinstance(parsed, dict) and _is_kv_v2_wrong_path(parsed):
-        return None
+    if status == 404 and isinstance(parsed, dict):
+        if _is_kv_v2_wrong_path(parsed) or _is_error_in_data(parsed):
+            return None
     errors = parsed.get("errors") if isinstance(parsed, dict) else None
     if not isinstance(errors, list) or not all(isinstance(e, str) for e in errors):
         return f"{status} without an errors list: {body[:200]!r}"

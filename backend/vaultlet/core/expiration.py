@@ -740,8 +740,9 @@ class ExpirationManager:
         retry_in = self.settings.retry_delay(attempts)
         if not counted and row.attempts and row.due_at is not None:
             retry_in = max(retry_in, row.due_at - time.time())
-        if counted:
-            telemetry.revocation_failed(self._mount_point(row.mount_uuid), irrevocable)
+        # Every failed attempt is counted in the metrics; only the sweeper's can mark the
+        # lease irrevocable.
+        telemetry.revocation_failed(self._mount_point(row.mount_uuid), irrevocable and counted)
         log.warning(
             "lease revocation failed: lease_id=%s attempt=%d%s irrevocable=%s error=%s",
             row.lease_id,
