@@ -237,9 +237,9 @@ def _problem(status: int, body: bytes) -> str | None:
         parsed = json.loads(body)
     except ValueError:
         return f"{status} is not JSON: {body[:200]!r}"
-    if status == 404 and isinstance(parsed, dict):
-        if _is_kv_v2_wrong_path(parsed) or _is_error_in_data(parsed):
-            return None
+    vault_404 = isinstance(parsed, dict) and (_is_kv_v2_wrong_path(parsed) or _is_error_in_data(parsed))
+    if status == 404 and vault_404:
+        return None
     errors = parsed.get("errors") if isinstance(parsed, dict) else None
     if not isinstance(errors, list) or not all(isinstance(e, str) for e in errors):
         return f"{status} without an errors list: {body[:200]!r}"
