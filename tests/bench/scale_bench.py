@@ -317,10 +317,8 @@ class LookupSelfLoop:
     """A client calling auth/token/lookup-self back to back with a non-root token over one
     kept-alive connection (as SDKs do), recording latencies."""
 
-    def __init__(self, server: ServerProcess):
-        status, body, text = http(server, "POST", "auth/token/create", {"policies": ["default"], "ttl": "2h"})
-        assert status == 200, text[:300]
-        self._headers = {"X-Vault-Token": body["auth"]["client_token"]}
+    def __init__(self, server: ServerProcess, token: str):
+        self._headers = {"X-Vault-Token": token}
         self._address = urlsplit(server.address)
         self.samples: list[float] = []
         self.errors = 0
@@ -372,8 +370,13 @@ def _lease_count(server: ServerProcess) -> int:
 def _revoke_prefix(server: ServerProcess, expected: int, cap: float, *, sync: bool = True) -> bool:
     """revoke-prefix of the revoke role's leases, with lookup-self running beside it.
     ``sync=false`` answers 202 at once: then the time until the last lease is gone counts."""
+    # The client's token has a lease of its own: made before counting, so the count
+    # falls by exactly the revoked leases.
+    status, body, text = http(server, "POST", "auth/token/create", {"policies": ["default"], "ttl": "2h"})
+    assert status == 200, text[:300]
+    token = body["auth"]["client_token"]
     before = _lease_count(server)
-    with LookupSelfLoop(server) as idle:
+    with LookupSelfLoop(server, token) as idle:
         time.sleep(5)
     _line("  lookup-self, idle (one sequential client, 5 s)", idle.summary())
     outcome: dict = {}
@@ -396,7 +399,7 @@ def _revoke_prefix(server: ServerProcess, expected: int, cap: float, *, sync: bo
     request = threading.Thread(target=revoke, daemon=True)
     started = time.monotonic()
     answered = None
-    with LookupSelfLoop(server) as loop:
+    with LookupSelfLoop(server, token) as loop:
         request.start()
         request.join(timeout=cap)
         answered = time.monotonic() - started
