@@ -16,6 +16,7 @@ from pathlib import Path
 
 import boto3
 
+from bench import goals
 from bench.hey import run_hey
 from support.aws_engine import create_admin_user, moto_client, mount_aws
 from support.processes import ServerProcess, free_port, http, start_moto, wait_for_http
@@ -144,42 +145,62 @@ def bench_overhead(server: ServerProcess, workdir: Path, runs: int = 300) -> Non
             f" ({'meets' if overhead <= 0.15 else 'MISSES'} the ≤ 15 % goal); p99 ratio"
             f" {_percentile(samples, 99) / _percentile(direct, 99):.2f}x"
         )
+        # SDKs (hvac, the Go client, Terraform's provider) keep their connection alive:
+        # that row is the goal; a new connection per request is shown beside it.
+        goals.record(
+            f"STS overhead over raw boto3 at p50 <= +15 % ({label})",
+            f"{overhead * 100:+.0f} % ({statistics.median(samples) * 1000:.2f}"
+            f" vs {statistics.median(direct) * 1000:.2f} ms)",
+            overhead <= 0.15 if label == "keep-alive" else None,
+        )
 
 
-def bench_throughput(server: ServerProcess, duration: str) -> None:
+def bench_throughput(
+    server: ServerProcess, duration: str, *, delay_ms: float = 0.0, concurrency: int = 32
+) -> None:
     port = free_port()
     stub = subprocess.Popen(
-        [sys.executable, "-m", "bench.sts_stub", str(port)], cwd=Path(__file__).resolve().parents[1]
+        [sys.executable, "-m", "bench.sts_stub", str(port), str(delay_ms)],
+        cwd=Path(__file__).resolve().parents[1],
     )
+    mount = f"aws-stub-{delay_ms:.0f}ms"
+    stub_label = f"STS stub answering after {delay_ms:.0f} ms" if delay_ms else "instant STS stub"
     try:
         endpoint = f"http://127.0.0.1:{port}"
         wait_for_http(endpoint, process=stub)
-        assert http(server, "POST", "sys/mounts/aws-stub", {"type": "aws"})[0] == 204
+        assert http(server, "POST", f"sys/mounts/{mount}", {"type": "aws"})[0] == 204
         config = {
             "access_key": "AKIASTUB",
             "secret_key": "stub",
             "region": "us-east-1",
             "sts_endpoint": endpoint,
         }
-        assert http(server, "POST", "aws-stub/config/root", config)[0] == 204
+        assert http(server, "POST", f"{mount}/config/root", config)[0] == 204
         role = {"credential_type": "assumed_role", "role_arns": ["arn:aws:iam::123456789012:role/stub-role"]}
-        assert http(server, "POST", "aws-stub/roles/deploy", role)[0] == 204
+        assert http(server, "POST", f"{mount}/roles/deploy", role)[0] == 204
         cpu_before = _tree_cpu_seconds(server.process.pid)
         result = run_hey(
-            "vaultlet GET aws/creds/<assumed_role> → instant STS",
-            f"{server.address}/v1/aws-stub/creds/deploy",
+            f"vaultlet GET aws/creds/<assumed_role> → STS {delay_ms:.0f} ms",
+            f"{server.address}/v1/{mount}/creds/deploy",
             token=server.root_token,
             duration=duration,
+            concurrency=concurrency,
         )
         cpu_used = _tree_cpu_seconds(server.process.pid) - cpu_before
     finally:
         stub.terminate()
         stub.wait(timeout=10)
     print(result.row() + (f"  ({result.errors} non-2xx)" if result.errors else ""))
-    verdict = "meets" if result.requests_per_second >= 600 else "MISSES"
+    met = result.requests_per_second >= 600 and not result.errors
     print(
-        f"{'  issuances/s with 32 clients':<48} {result.requests_per_second:>9.0f}"
-        f" ({verdict} the ≥ 600/s goal)"
+        f"{f'  issuances/s with {concurrency} clients':<48} {result.requests_per_second:>9.0f}"
+        f" ({'meets' if met else 'MISSES'} the ≥ 600/s goal)"
+    )
+    goals.record(
+        f"assumed-role issuance >= 600/s, {stub_label}, {concurrency} clients",
+        f"{result.requests_per_second:.0f}/s (p99 {result.p99_ms:.0f} ms"
+        + (f", {result.errors} non-2xx)" if result.errors else ")"),
+        met,
     )
     issued = result.requests_per_second * _seconds(duration)
     if issued:
@@ -194,5 +215,11 @@ def bench_throughput(server: ServerProcess, duration: str) -> None:
 def run(server: ServerProcess, workdir: Path, duration: str) -> None:
     print("\n## aws: assumed-role issuance, vaultlet vs raw boto3 against the same moto (sequential)")
     bench_overhead(server, workdir)
-    print("\n## aws: broker throughput against an STS stub that answers at once (hey -c 32)")
-    bench_throughput(server, duration)
+    clients = 64  # the goal's client count, against both stubs
+    print(f"\n## aws: broker throughput against an STS stub that answers at once (hey -c {clients})")
+    bench_throughput(server, duration, concurrency=clients)
+    delay = float(os.environ.get("BENCH_STS_DELAY_MS", "50"))
+    print(
+        f"\n## aws: broker throughput against an STS stub answering after {delay:.0f} ms (hey -c {clients})"
+    )
+    bench_throughput(server, duration, delay_ms=delay, concurrency=clients)

@@ -9,7 +9,7 @@ real aws mount, which revoke without calling AWS (as in Vault), so revoke-prefix
 measures vaultlet alone.
 
 Environment: ``BENCH_SCALE`` (lease counts, default ``100000,1000000``),
-``BENCH_REVOKE_LEASES`` (how many of them revoke-prefix revokes, default 100000) and
+``BENCH_REVOKE_LEASES`` (how many of them revoke-prefix revokes, default all of them) and
 ``BENCH_REVOKE_SECONDS`` (cap on the revoke phase, default 600; when capped the rate
 and the projected total are printed) and ``BENCH_REVOKE_SYNC`` (the revoke-prefix
 ``sync`` values to measure, one refill each, default ``true,false``). It also prints
@@ -28,8 +28,12 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPConnection
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from bench import goals
+from bench.openbao_raft import start_openbao_raft
 from support.processes import ServerProcess, http, start_openbao_dev, start_vaultlet_production
 
 MOUNT = "aws-scale"
@@ -41,9 +45,15 @@ FILL_CHUNK = 50_000
 WORKERS = 2
 
 
+REVOKE_GOAL_RATE = 5000  # the goals: 100 k in <= 20 s, 1 M in <= 200 s
+START_GOAL_S = 2.0  # with 1 M leases
+RSS_GOAL_MIB = 300  # per worker
+LOOKUP_P99_GOAL_MS = 50  # lookup-self while revoke-prefix runs
+
+
 def _settings() -> tuple[list[int], int, float]:
     scales = [int(n) for n in os.environ.get("BENCH_SCALE", "100000,1000000").split(",") if n.strip()]
-    revoke = int(os.environ.get("BENCH_REVOKE_LEASES", "100000"))
+    revoke = int(os.environ.get("BENCH_REVOKE_LEASES", "0")) or max(scales, default=0)
     cap = float(os.environ.get("BENCH_REVOKE_SECONDS", "600"))
     return sorted(scales), revoke, cap
 
@@ -272,10 +282,24 @@ def _rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def _worker_pids(server: ServerProcess) -> list[int]:
+    """The worker processes (the server's descendants with no children of their own)."""
+    return [pid for pid in _descendants(server.process.pid) if not _descendants(pid)]
+
+
 def _worker_rss(server: ServerProcess) -> str:
-    """RSS of each gunicorn worker (the processes with no children of their own)."""
-    workers = [pid for pid in _descendants(server.process.pid) if not _descendants(pid)]
-    return ", ".join(f"pid {pid} {_rss_mib(pid):.0f} MiB" for pid in workers) or "no workers found"
+    """RSS of each worker."""
+    return (
+        ", ".join(f"pid {pid} {_rss_mib(pid):.0f} MiB" for pid in _worker_pids(server)) or "no workers found"
+    )
+
+
+_PEAK_RSS: dict[int, float] = {}  # lease count -> the largest worker RSS seen (MiB)
+
+
+def _note_rss(server: ServerProcess, total: int) -> None:
+    for pid in _worker_pids(server):
+        _PEAK_RSS[total] = max(_PEAK_RSS.get(total, 0.0), _rss_mib(pid))
 
 
 def _timed(server: ServerProcess, method: str, path: str, runs: int = 5):
@@ -290,26 +314,36 @@ def _timed(server: ServerProcess, method: str, path: str, runs: int = 5):
 
 
 class LookupSelfLoop:
-    """A client calling auth/token/lookup-self back to back, recording latencies."""
+    """A client calling auth/token/lookup-self back to back with a non-root token over one
+    kept-alive connection (as SDKs do), recording latencies."""
 
-    def __init__(self, server: ServerProcess):
-        self._request = urllib.request.Request(
-            f"{server.address}/v1/auth/token/lookup-self", headers={"X-Vault-Token": server.root_token}
-        )
+    def __init__(self, server: ServerProcess, token: str):
+        self._headers = {"X-Vault-Token": token}
+        self._address = urlsplit(server.address)
         self.samples: list[float] = []
         self.errors = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
+        connection = HTTPConnection(self._address.hostname, self._address.port, timeout=30)
         while not self._stop.is_set():
             started = time.perf_counter()
             try:
-                with urllib.request.urlopen(self._request, timeout=30) as response:
-                    response.read()
+                connection.request("GET", "/v1/auth/token/lookup-self", headers=self._headers)
+                response = connection.getresponse()
+                response.read()
+                if response.status != 200:
+                    self.errors += 1
+                    continue
                 self.samples.append(time.perf_counter() - started)
             except OSError:
                 self.errors += 1
+                connection.close()  # reconnects at the next request
+        connection.close()
+
+    def p99_ms(self) -> float:
+        return _percentile(self.samples, 99) * 1000 if self.samples else float("nan")
 
     def __enter__(self) -> LookupSelfLoop:
         self._thread.start()
@@ -336,8 +370,13 @@ def _lease_count(server: ServerProcess) -> int:
 def _revoke_prefix(server: ServerProcess, expected: int, cap: float, *, sync: bool = True) -> bool:
     """revoke-prefix of the revoke role's leases, with lookup-self running beside it.
     ``sync=false`` answers 202 at once: then the time until the last lease is gone counts."""
+    # The client's token has a lease of its own: made before counting, so the count
+    # falls by exactly the revoked leases.
+    status, body, text = http(server, "POST", "auth/token/create", {"policies": ["default"], "ttl": "2h"})
+    assert status == 200, text[:300]
+    token = body["auth"]["client_token"]
     before = _lease_count(server)
-    with LookupSelfLoop(server) as idle:
+    with LookupSelfLoop(server, token) as idle:
         time.sleep(5)
     _line("  lookup-self, idle (one sequential client, 5 s)", idle.summary())
     outcome: dict = {}
@@ -360,7 +399,7 @@ def _revoke_prefix(server: ServerProcess, expected: int, cap: float, *, sync: bo
     request = threading.Thread(target=revoke, daemon=True)
     started = time.monotonic()
     answered = None
-    with LookupSelfLoop(server) as loop:
+    with LookupSelfLoop(server, token) as loop:
         request.start()
         request.join(timeout=cap)
         answered = time.monotonic() - started
@@ -371,6 +410,7 @@ def _revoke_prefix(server: ServerProcess, expected: int, cap: float, *, sync: bo
         elapsed = time.monotonic() - started
     revoked = before - _lease_count(server)
     label = f"  revoke-prefix sync={str(sync).lower()} of {expected} STS leases"
+    _record_revoke(expected, sync, revoked, elapsed, cap, request.is_alive(), loop)
     if not sync and not request.is_alive():
         assert outcome["status"] == 202, outcome["text"][:300]
         _line(f"  revoke-prefix sync=false: answered {outcome['status']}", f"after {answered * 1000:.0f} ms")
@@ -403,11 +443,20 @@ def _measure(
     server: ServerProcess, startup: float, total: int, revoke: int, cap: float, *, sync: bool
 ) -> bool:
     _line("  start-to-first-answer (sys/health 200, unsealed)", f"{startup:.2f} s")
+    goals.record(
+        f"start-to-first-answer with {total} leases <= {START_GOAL_S:g} s",
+        f"{startup:.2f} s",
+        startup <= START_GOAL_S,
+    )
     time.sleep(1)  # let the second worker finish its own start-up
     _line("  worker RSS after start", _worker_rss(server))
+    _note_rss(server, total)
     p50, worst, body = _timed(server, "GET", "sys/leases/count")
     _line("  GET sys/leases/count", f"p50 {p50:.1f} ms  max {worst:.1f} ms  → {body['data']['lease_count']}")
     assert body["data"]["lease_count"] >= total, body
+    goals.record(
+        f"  sys/leases/count with {total} leases (figure only)", f"p50 {p50:.1f} ms, max {worst:.1f} ms", None
+    )
     p50, worst, body = _timed(server, "LIST", f"sys/leases/lookup/{MOUNT}/sts/")
     _line(
         f"  LIST sys/leases/lookup/{MOUNT}/sts/",
@@ -418,10 +467,37 @@ def _measure(
         f"  LIST sys/leases/lookup/{MOUNT}/sts/{REVOKE_ROLE}/",
         f"p50 {p50:.1f} ms  max {worst:.1f} ms  → {len(body['data']['keys'])} keys",
     )
+    goals.record(
+        f"  LIST of {len(body['data']['keys'])} leases (figure only)",
+        f"p50 {p50:.1f} ms, max {worst:.1f} ms",
+        None,
+    )
     _line("  worker RSS after the counts and lists", _worker_rss(server))
+    _note_rss(server, total)
     finished = _revoke_prefix(server, revoke, cap, sync=sync)
     _line("  worker RSS after revoke-prefix", _worker_rss(server))
+    _note_rss(server, total)
     return finished
+
+
+def _record_revoke(expected: int, sync: bool, revoked: int, elapsed: float, cap, running: bool, loop) -> None:
+    budget = expected / REVOKE_GOAL_RATE
+    finished = revoked >= expected and not running
+    figure = (
+        f"{elapsed:.1f} s ({revoked / elapsed:.0f}/s)"
+        if finished
+        else f"capped at {elapsed:.0f} s, {revoked} revoked ({revoked / elapsed:.0f}/s)"
+    )
+    goals.record(
+        f"revoke-prefix sync={str(sync).lower()} of {expected} STS leases <= {budget:g} s (5,000/s)",
+        figure,
+        finished and elapsed <= budget,
+    )
+    goals.record(
+        f"  lookup-self p99 meanwhile <= {LOOKUP_P99_GOAL_MS} ms (sync={str(sync).lower()}, N={expected})",
+        f"{loop.p99_ms():.1f} ms (n={len(loop.samples)}, {loop.errors} errors)",
+        loop.p99_ms() <= LOOKUP_P99_GOAL_MS and not loop.errors,
+    )
 
 
 # -- token leases: vaultlet against OpenBao in the same run -----------------
@@ -453,23 +529,34 @@ def _token_revoke_report(workdir: Path) -> None:
     count = int(os.environ.get("BENCH_TOKEN_LEASES", "5000"))
     vaultlet = start_vaultlet_production(workdir / "tokens-vaultlet", workers=WORKERS)
     openbao = start_openbao_dev(workdir / "tokens-openbao")
+    raft = start_openbao_raft(workdir / "tokens-openbao-raft")
     try:
         figures = {}
-        for name, server in (("vaultlet", vaultlet), ("openbao", openbao)):
+        for name, server in (("vaultlet", vaultlet), ("openbao", openbao), ("raft", raft)):
             _token_leases(server, count)
             figures[name] = _timed_revoke(server, "auth/token/create")
         # (OpenBao's dev root token is itself a lease under auth/token/create/ and is
         # revoked with them: no more asking it anything.)
         assert http(vaultlet, "LIST", "sys/leases/lookup/auth/token/create/")[0] == 404
-        ours, theirs = figures["vaultlet"], figures["openbao"]
+        ours, theirs, durable = figures["vaultlet"], figures["openbao"], figures["raft"]
         _line(
             f"  revoke-prefix sync=true of {count} token leases",
             f"vaultlet {ours:.2f} s ({count / ours:.0f}/s), OpenBao dev {theirs:.2f} s"
             f" ({count / theirs:.0f}/s): {theirs / ours:.2f}× OpenBao's rate",
         )
+        _line(
+            "    the same on OpenBao with raft storage",
+            f"{durable:.2f} s ({count / durable:.0f}/s): vaultlet at {durable / ours:.2f}× its rate",
+        )
+        goals.record(
+            f"revoke-prefix of {count} token leases, x OpenBao raft / x dev (figure only)",
+            f"{durable / ours:.2f}x / {theirs / ours:.2f}x ({count / ours:.0f}/s)",
+            None,
+        )
     finally:
         vaultlet.stop()
         openbao.stop()
+        raft.stop()
 
 
 def _database_report(workdir: Path, total: int) -> None:
@@ -525,3 +612,9 @@ def run(workdir: Path) -> None:
                     server.stop()
                 else:
                     server.kill()  # a capped revoke is still running in a worker
+        peak = _PEAK_RSS.get(total, float("nan"))
+        goals.record(
+            f"worker RSS with {total} leases <= {RSS_GOAL_MIB} MB (largest seen)",
+            f"{peak:.0f} MiB",
+            peak <= RSS_GOAL_MIB,
+        )
