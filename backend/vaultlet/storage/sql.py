@@ -328,25 +328,6 @@ class SQLStorage:
         finally:
             pooled.close()
 
-    def _raw_statement(self, sql: str, params: dict) -> tuple[int, list]:
-        """One write statement as its own transaction: (rows changed, rows returned).
-        SQLite runs it in autocommit, which is just as atomic as BEGIN IMMEDIATE ... COMMIT around it but
-        one call into the driver instead of three: each call gives up the GIL and must win
-        it back from the worker's other threads while holding the write lock, so under
-        load every extra call lengthens the queue of writers behind it."""
-        if self._sqlite_writer is None:
-            with self._raw_transaction() as tx:
-                cursor = tx.execute(sql, params)
-                rows = cursor.fetchall() if cursor.description else []
-                return cursor.rowcount, rows
-        self._forget_snapshots()
-        with self._write_lock:
-            # Read to the end inside the lock: a statement with RETURNING commits only
-            # once it has been stepped to completion.
-            cursor = self._sqlite_writer.connection().execute(sql, params)
-            rows = cursor.fetchall()
-            return cursor.rowcount, rows
-
     @contextmanager
     def _reader(self) -> Iterator[Connection]:
         with self._read_engine.connect() as connection:
@@ -436,10 +417,11 @@ class SQLStorage:
             current = self._current_version(connection, key)
             self._write(connection, key, value, current)
             return 1 if current is None else current + 1
-        if self._upsert_returns:
-            _, rows = self._raw_statement(self._UPSERT + " RETURNING version", {"key": key, "value": value})
-            return rows[0][0]
         with self._raw_transaction() as tx:
+            if self._upsert_returns:
+                return tx.execute(
+                    self._UPSERT + " RETURNING version", {"key": key, "value": value}
+                ).fetchone()[0]
             tx.execute(self._UPSERT, {"key": key, "value": value})
             return tx.execute("SELECT version FROM vault_kv WHERE key = :key", {"key": key}).fetchone()[0]
 
@@ -550,7 +532,8 @@ class SQLStorage:
         if connection is not None:
             connection.exec_driver_sql(self._sql(sql), values)
             return
-        self._raw_statement(sql, values)
+        with self._raw_transaction() as tx:
+            tx.execute(sql, values)
 
     def lease_get(self, lease_id: str) -> LeaseRow | None:
         with self._reader() as connection:
@@ -561,7 +544,8 @@ class SQLStorage:
         """Update a lease row; with ``expected_version`` only if nobody changed it since."""
         sql = _lease_update_sql(tuple(values), expected_version is not None)
         params = {**values, "where_lease_id": lease_id, "where_version": expected_version}
-        return self._raw_statement(sql, params)[0] > 0
+        with self._raw_transaction() as tx:
+            return tx.execute(sql, params).rowcount > 0
 
     def lease_delete(self, lease_id: str) -> bool:
         with self.transaction() as conn:
