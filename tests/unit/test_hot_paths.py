@@ -101,6 +101,39 @@ def test_lease_update_bumps_the_version_and_honours_the_expected_one(storage):
         storage.lease_update("aws/creds/r/x", **{"due_at = 0; --": 1})
 
 
+def test_single_statement_writes_are_committed_when_they_return(storage):
+    """put (upsert ... RETURNING), lease_insert and lease_update run as one statement
+    each: what they wrote is visible to another worker at once, and a failed one leaves
+    no transaction open behind it."""
+    other = SQLStorage(storage.url)
+    try:
+        now = time.time()
+        row = {
+            "lease_id": "aws/creds/r/one",
+            "mount_uuid": "m",
+            "token_hash": None,
+            "issue_time": now,
+            "expire_time": now + 60,
+            "max_expire_time": now + 120,
+            "last_renewal": None,
+            "renewable": True,
+            "due_at": now + 60,
+            "data": b"d",
+        }
+        assert storage.put("k", b"1") == 1 and storage.put("k", b"2") == 2
+        storage.lease_insert(row)
+        assert other.get("k") == (b"2", 2) and other.lease_get("aws/creds/r/one").data == b"d"
+        with pytest.raises(Exception):  # noqa: B017, PT011 - the driver's IntegrityError
+            storage.lease_insert(row)
+        assert storage.lease_update("aws/creds/r/one", due_at=now + 5)
+        assert other.lease_get("aws/creds/r/one").version == 2
+        if storage.is_sqlite:
+            assert not storage._sqlite_writer.connection().in_transaction
+        assert other.put("k", b"3") == 3  # nobody holds the database's write lock
+    finally:
+        other.close()
+
+
 def test_a_request_scope_reads_its_keys_once_and_sees_its_own_writes(storage, tmp_path):
     storage.put("core/mounts", b"v1")
     other = SQLStorage(storage.url)  # another worker on the same database
