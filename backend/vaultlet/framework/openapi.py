@@ -9,6 +9,7 @@ at ``sys/internal/specs/openapi`` and per path in ``?help=1`` answers.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -56,33 +57,10 @@ class MountView:
 # -- pattern -> templates -------------------------------------------------------
 
 
-def _closing(pattern: str, start: int) -> int:
-    """Index of the parenthesis closing the group opened at ``start``."""
-    depth = 0
-    index = start
-    in_class = False
-    while index < len(pattern):
-        char = pattern[index]
-        if char == "\\":
-            index += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return index
-        index += 1
-    raise ValueError(f"unbalanced pattern {pattern!r}")
-
-
-def _alternatives(text: str) -> list[str]:
-    """``text`` split at its top-level ``|`` (not inside groups or classes)."""
-    parts, depth, start, index, in_class = [], 0, 0, 0, False
+def _structure(text: str, start: int = 0):
+    """(index, char, depth) of every character from ``start`` that is neither escaped nor
+    inside a ``[...]`` class; ``depth`` is the group nesting after the character."""
+    depth, index, in_class = 0, start, False
     while index < len(text):
         char = text[index]
         if char == "\\":
@@ -92,16 +70,25 @@ def _alternatives(text: str) -> list[str]:
             in_class = char != "]"
         elif char == "[":
             in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            parts.append(text[start:index])
-            start = index + 1
+        else:
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            yield index, char, depth
         index += 1
-    parts.append(text[start:])
-    return parts
+
+
+def _closing(pattern: str, start: int) -> int:
+    """Index of the parenthesis closing the group opened at ``start``."""
+    for index, char, depth in _structure(pattern, start):
+        if char == ")" and depth == 0:
+            return index
+    raise ValueError(f"unbalanced pattern {pattern!r}")
+
+
+def _alternatives(text: str) -> list[str]:
+    """``text`` split at its top-level ``|`` (not inside groups or classes)."""
+    cuts = [index for index, char, depth in _structure(text) if char == "|" and depth == 0]
+    bounds = [-1, *cuts, len(text)]
+    return [text[low + 1 : high] for low, high in itertools.pairwise(bounds)]
 
 
 def expand_pattern(pattern: str) -> list[str]:
