@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from http.client import RemoteDisconnected
 
 import pytest
 
@@ -131,8 +132,16 @@ def test_queued_revocations_survive_workers_that_die_holding_their_claims(tmp_pa
     try:
         tokens = _tokens(server, 120)
         fault_file.write_text("lease-revoke-claimed")
-        status, _, text = http(server, "PUT", "sys/leases/revoke-prefix/auth/token/create", {"sync": False})
-        assert status == 202, text
+        try:
+            status, _, text = http(
+                server, "PUT", "sys/leases/revoke-prefix/auth/token/create", {"sync": False}
+            )
+            assert status == 202, text
+        except (RemoteDisconnected, ConnectionResetError):
+            # The sweeper in the answering worker can take the job it just committed and die at
+            # the fault point before the 202 is written: the job is queued all the same (no job,
+            # no claim, no fault), which the kill below and the final count show.
+            pass
         assert wait_for(lambda: "SIGKILL" in server.log_text(), timeout=30), "no worker died on its claim"
         time.sleep(1)
         server.kill()  # still armed: no worker got past the fault point
