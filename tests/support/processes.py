@@ -6,6 +6,7 @@ test session; nothing here fakes a server in-process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -79,7 +80,22 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._wait_for_group_exit(timeout)
         return self.process.returncode
+
+    def _wait_for_group_exit(self, timeout: float) -> None:
+        """A stopped server has no process left: a worker still shutting down after its master
+        (granian's workers share the listening socket) would answer the next server started
+        on the same port. What outlives ``timeout`` is killed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)
+            except (ProcessLookupError, PermissionError):
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     def kill(self) -> None:
         """SIGKILL the whole process group (gunicorn master and workers)."""
