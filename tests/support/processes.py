@@ -78,7 +78,9 @@ class ServerProcess:
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                # The whole group: killing only the master would orphan its workers.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
         self._wait_for_group_exit(timeout)
         return self.process.returncode
