@@ -22,7 +22,14 @@ import pytest
 
 from support.access import enable_kv, ok, status_of, token_with, write_policy
 from support.aws_engine import mount_aws, users_tagged
-from support.processes import bao, http, start_openbao_dev, start_vaultlet_dev, start_vaultlet_production
+from support.processes import (
+    bao,
+    http,
+    openbao_file_audit_args,
+    start_openbao_dev,
+    start_vaultlet_dev,
+    start_vaultlet_production,
+)
 
 INTERNAL_ERROR = (500, {"errors": ["internal error"]})
 
@@ -295,10 +302,7 @@ def test_entries_match_openbaos_field_for_field(tmp_path):
     """Same calls, same entries: keys in the same order, the same values hashed, the same plain values."""
     workdir = tmp_path / "openbao"
     workdir.mkdir()
-    (workdir / "audit.hcl").write_text(
-        f'audit "file" "file" {{\n  options {{\n    file_path = "{workdir / "audit.log"}"\n  }}\n}}\n'
-    )
-    openbao = start_openbao_dev(workdir, extra_args=[f"-config={workdir / 'audit.hcl'}"])
+    openbao = start_openbao_dev(workdir, extra_args=openbao_file_audit_args(workdir))
     vaultlet = start_vaultlet_dev(tmp_path / "vaultlet")
     try:
         ok(

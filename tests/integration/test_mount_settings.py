@@ -21,7 +21,7 @@ import pytest
 
 from support.access import ok, token_with, unique, write_policy
 from support.aws_engine import mount_aws, users_tagged
-from support.processes import bao, http, start_openbao_dev, start_vaultlet_dev
+from support.processes import bao, http, openbao_file_audit_args, start_openbao_dev, start_vaultlet_dev
 
 _VOLATILE_KEYS = {"accessor", "uuid", "migration_id", "request_id", "running_plugin_version"}
 
@@ -419,10 +419,7 @@ def _hashing(log_path) -> dict[tuple, set]:
 def test_audit_devices_log_the_non_hmac_keys_in_clear_as_openbao(tmp_path):
     workdir = tmp_path / "openbao"
     workdir.mkdir()
-    (workdir / "audit.hcl").write_text(
-        f'audit "file" "file" {{\n  options {{\n    file_path = "{workdir / "audit.log"}"\n  }}\n}}\n'
-    )
-    openbao = start_openbao_dev(workdir, extra_args=[f"-config={workdir / 'audit.hcl'}"])
+    openbao = start_openbao_dev(workdir, extra_args=openbao_file_audit_args(workdir))
     vaultlet = start_vaultlet_dev(tmp_path / "vaultlet")
     try:
         client = hvac.Client(url=vaultlet.address, token=vaultlet.root_token)

@@ -174,6 +174,16 @@ def _start_vaultlet(argv, workdir: Path, port: int, root_token: str, env, name: 
     return _launch("vaultlet", argv, workdir, port, root_token, _clean_env(env), name)
 
 
+def openbao_file_audit_args(workdir: Path) -> list[str]:
+    """``extra_args`` for :func:`start_openbao_dev` declaring a file audit device that writes
+    ``workdir/audit.log`` (OpenBao 2.4+ takes audit devices only from a config file)."""
+    config = workdir / "audit.hcl"
+    config.write_text(
+        f'audit "file" "file" {{\n  options {{\n    file_path = "{workdir / "audit.log"}"\n  }}\n}}\n'
+    )
+    return [f"-config={config}"]
+
+
 def start_openbao_dev(
     workdir: Path, root_token: str = "root", extra_args: list[str] | None = None
 ) -> ServerProcess:
