@@ -504,3 +504,9 @@ def test_patch_answers_as_openbao(server, openbao):
     ours = http(server, "PATCH", f"sys/policy/{name}", {}, headers=headers)
     theirs = http(openbao, "PATCH", f"sys/policy/{name}", {}, headers=headers)
     assert ours[0] == theirs[0] == 405
+
+
+def test_the_openapi_context_parameter_is_refused_not_ignored(server):
+    status, body, _ = http(server, "GET", "sys/internal/specs/openapi?context=ui")
+    assert status == 400 and "'context' parameter is not supported" in body["errors"][0]
+    assert http(server, "GET", "sys/internal/specs/openapi")[0] == 200

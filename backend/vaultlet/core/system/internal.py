@@ -8,7 +8,7 @@ import re
 from vaultlet import SERVER_VERSION
 from vaultlet.core.authorization import has_access_under
 from vaultlet.core.mounts import AUTH_CLASS
-from vaultlet.errors import PermissionDenied
+from vaultlet.errors import PermissionDenied, UserError
 from vaultlet.framework import openapi
 from vaultlet.framework.fields import BOOL, STRING, Field
 from vaultlet.framework.path import Path
@@ -88,6 +88,10 @@ def openapi_read(backend, request, fields) -> Response:
     token, those with ``listing_visibility = "unauth"``), each backend's declared paths."""
     core = backend.core
     _caller(core, request, required=False)  # a token that is not one (here): refused, as in Vault
+    if fields["context"]:
+        # Vault appends it to every operationId; vaultlet's ids do not take it, so it is refused
+        # rather than silently left out.
+        raise UserError("the OpenAPI 'context' parameter is not supported by vaultlet")
     generic = fields["generic_mount_paths"]
     paths: dict[str, dict] = {}
     schemas: dict[str, dict] = {}
@@ -150,7 +154,7 @@ PATHS = [
             "generic_mount_paths": Field(
                 BOOL, "Use generic mount paths ({<mount>_mount_path}) instead of the mounts' real paths"
             ),
-            "context": Field(STRING, "Context string appended to every operationId (accepted, unused)"),
+            "context": Field(STRING, "Context string for operationIds: not supported, refused when given"),
         },
         operations={READ: openapi_read},
         unauthenticated=True,  # the handler filters by the caller's token itself
