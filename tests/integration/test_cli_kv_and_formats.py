@@ -166,6 +166,14 @@ def test_operator_key_status(target):
 
 
 def test_format_yaml_prints_what_bao_prints(target):
+    # go-yaml orders "yaml-9/" before "yaml-10/" (digit runs compare as numbers), plain
+    # string order the other way round.
+    base = unique("yaml")
+    for suffix in ("9", "10"):
+        assert http(target, "POST", f"sys/mounts/{base}-{suffix}", {"type": "kv"})[0] == 204
+    assert compare(target, "secrets list -format=yaml").index(f"{base}-9/") < compare(
+        target, "secrets list -format=yaml"
+    ).index(f"{base}-10/")
     for line in [
         "read -format=yaml sys/mounts/cubbyhole",
         "secrets list -format=yaml",

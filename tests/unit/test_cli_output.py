@@ -275,3 +275,14 @@ def test_wrap_penalises_but_keeps_overlong_words():
     # kr/text prefers one overlong line to two: the short word joins the long one.
     word = "x" * 100
     assert output.wrap_at_length(f"a {word} b") == f"a {word}\nb"
+
+
+def test_yaml_keys_follow_go_yaml_v2s_order_not_plain_string_order():
+    """bao's -format=yaml goes through go-yaml v2, whose key order compares runs of digits
+    as numbers and puts non-letters before letters (sorter.go); -format=json keeps string order."""
+    document = {"params-4261f187/": 1, "params-46c67ab0/": 2, "a10": 3, "a9": 4, "A": 5, "_": 6, "a09": 7}
+    keys = [line.split(":")[0].strip('"') for line in output.to_yaml(document).splitlines()]
+    assert keys == ["_", "A", "a9", "a09", "a10", "params-46c67ab0/", "params-4261f187/"]
+    assert list(output.sorted_keys(document)) == sorted(document)  # JSON's order: plain strings
+    nested = output.to_yaml({"m": {"x2": 1, "x10": 2}})
+    assert nested.index("x2") < nested.index("x10")

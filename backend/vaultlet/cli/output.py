@@ -10,6 +10,7 @@ Everything in this module is pure: it returns strings and never writes.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -318,9 +319,73 @@ _GoYamlDumper.add_representer(str, _represent_go_str)
 def to_yaml(value: Any) -> str:
     """The Vault CLI's ``-format=yaml``: the JSON document, re-encoded as YAML."""
     text = yaml.dump(
-        sorted_keys(value), Dumper=_GoYamlDumper, default_flow_style=False, allow_unicode=True, width=1 << 30
+        _go_yaml_order(value),
+        Dumper=_GoYamlDumper,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=1 << 30,
+        sort_keys=False,  # in go-yaml's order already
     )
     return text.removesuffix("\n").removesuffix("...").rstrip("\n")
+
+
+def _go_yaml_order(value: Any) -> Any:
+    """Mapping keys in go-yaml v2's order, recursively (JSON's order is plain string order)."""
+    if isinstance(value, dict):
+        return {key: _go_yaml_order(value[key]) for key in sorted(value, key=_GO_YAML_KEY)}
+    if isinstance(value, list):
+        return [_go_yaml_order(item) for item in value]
+    return value
+
+
+def _go_yaml_less(a: str, b: str) -> bool:
+    """go-yaml v2's ``keyList.Less`` (sorter.go) for string keys: at the first difference a
+    non-letter sorts before a letter, and runs of digits compare as numbers, so
+    ``params-46c…`` comes before ``params-4261…`` and ``a9`` before ``a10``."""
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x == y:
+            continue
+        x_letter, y_letter = x.isalpha(), y.isalpha()
+        if x_letter and y_letter:
+            return x < y
+        if x_letter or y_letter:
+            return y_letter
+        a_number = b_number = 0
+        if x == "0" or y == "0":  # a zero inside a number is not a leading zero
+            for j in range(i - 1, -1, -1):
+                if not a[j].isdecimal():
+                    break
+                if a[j] != "0":
+                    a_number = b_number = 1
+                    break
+        a_end, a_number = _digit_run(a, i, a_number)
+        b_end, b_number = _digit_run(b, i, b_number)
+        if a_number != b_number:
+            return a_number < b_number
+        if a_end != b_end:
+            return a_end < b_end
+        return x < y
+    return len(a) < len(b)
+
+
+def _digit_run(text: str, start: int, number: int) -> tuple[int, int]:
+    """Where the digits from ``start`` end and their value, accumulated as Go's int64 does
+    (wrapping on overflow)."""
+    end = start
+    while end < len(text) and text[end].isdecimal():
+        number = (number * 10 + ord(text[end]) - ord("0")) & _UINT64
+        end += 1
+    return end, number - (1 << 64) if number >> 63 else number
+
+
+_UINT64 = (1 << 64) - 1
+
+
+def _go_yaml_compare(a: str, b: str) -> int:
+    return -1 if _go_yaml_less(a, b) else (1 if _go_yaml_less(b, a) else 0)
+
+
+_GO_YAML_KEY = functools.cmp_to_key(_go_yaml_compare)
 
 
 def wrap_at_length(text: str, padding: int = 0) -> str:
