@@ -65,6 +65,7 @@ def formatter(log_format: str) -> logging.Formatter:
 
 def configure(level: str, log_format: str) -> None:
     """Every logger of the process to stderr, in the chosen format."""
+    _skip_unused_record_fields()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(log_format))
     root = logging.getLogger()
@@ -72,6 +73,16 @@ def configure(level: str, log_format: str) -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(LEVELS.get(level, logging.INFO))
+
+
+def _skip_unused_record_fields() -> None:
+    """Neither format shows the caller's file and line, the thread or the process, so
+    records need not collect them (the logging HOWTO's "Optimization" switches): the
+    caller lookup walks the stack on every record, one per request at least."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
 
 
 def server_logconfig(level: str, log_format: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import time
 
 import pytest
@@ -153,6 +154,76 @@ def test_a_request_scope_reads_its_keys_once_and_sees_its_own_writes(storage, tm
         assert storage.versions(["core/mounts"]) == {"core/mounts": 3}  # no scope: live
     finally:
         other.close()
+
+
+def _lease(lease_id: str, now: float) -> dict:
+    return {
+        "lease_id": lease_id,
+        "mount_uuid": "m",
+        "token_hash": None,
+        "issue_time": now,
+        "expire_time": now + 60,
+        "max_expire_time": now + 120,
+        "last_renewal": None,
+        "renewable": True,
+        "due_at": now + 60,
+        "data": b"d",
+    }
+
+
+def test_concurrent_lease_inserts_share_commits_and_each_caller_sees_its_own_outcome(tmp_path):
+    """SQLite: lease inserts queued while another writer holds the lock are committed
+    together. Every caller returns only once its row is visible to another process's
+    connection, and a duplicate id fails only the caller that sent it."""
+    storage = SQLStorage(f"sqlite:///{tmp_path}/group.db")
+    other = SQLStorage(storage.url)
+    commits = []
+    original = storage._raw_transaction
+
+    def counted():
+        commits.append(1)
+        return original()
+
+    storage._lease_inserts._transaction = counted
+    now = time.time()
+    outcomes: dict[str, str] = {}
+
+    def insert(lease_id: str) -> None:
+        try:
+            storage.lease_insert(_lease(lease_id, now))
+        except Exception as error:  # noqa: BLE001 - the outcome is what the test compares
+            outcomes[lease_id] = type(error).__name__
+            return
+        # Committed before returning: another connection (as another worker) sees it.
+        outcomes[lease_id] = "visible" if other.lease_get(lease_id) is not None else "missing"
+
+    def concurrently(ids: list[str]) -> None:
+        with storage._write_lock:  # another write in progress: every insert queues
+            threads = [threading.Thread(target=insert, args=(lease_id,)) for lease_id in ids]
+            for thread in threads:
+                thread.start()
+            time.sleep(0.5)
+        for thread in threads:
+            thread.join(timeout=30)
+
+    try:
+        storage.lease_insert(_lease("aws/creds/r/taken", now))
+        assert len(commits) == 1
+        first = [f"aws/creds/r/a{n}" for n in range(40)]
+        concurrently(first)
+        assert {outcomes[i] for i in first} == {"visible"}
+        assert len(commits) == 2  # the 40 queued inserts, one commit
+
+        second = [f"aws/creds/r/b{n}" for n in range(10)] + ["aws/creds/r/taken"]
+        concurrently(second)
+        assert {outcomes[i] for i in second[:-1]} == {"visible"}
+        assert outcomes["aws/creds/r/taken"] == "IntegrityError"
+        assert len(commits) == 2 + 1 + 11  # the failed batch, then each statement alone
+        assert len(other.lease_ids("aws/creds/r/")) == 51
+        assert not storage._sqlite_writer.connection().in_transaction
+    finally:
+        other.close()
+        storage.close()
 
 
 # -- validation ------------------------------------------------------------------------
@@ -330,3 +401,34 @@ def test_random_ids_use_the_whole_alphabet_and_nothing_else():
     assert len(random_base62(24)) == 24
     alphabet = set(itertools.chain("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789"))
     assert set(drawn) == alphabet  # 9,600 draws: every one of the 62 shows up
+
+
+# -- logging: records skip what no format shows ----------------------------------------
+
+
+def test_log_records_skip_the_caller_lookup_and_both_formats_still_render(monkeypatch):
+    import logging
+
+    from vaultlet import logs
+
+    for name in ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing"):
+        monkeypatch.setattr(logging, name, getattr(logging, name))  # restored afterwards
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
+    logs.configure("info", "standard")
+    captured: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = captured.append
+    root.addHandler(handler)
+    logging.getLogger("vaultlet.http.request").info(
+        "request", extra={"fields": {"method": "GET", "status": 200}}
+    )
+    (record,) = captured
+    assert record.funcName == "(unknown function)" and record.thread is None and record.process is None
+    assert (
+        logs.StandardFormatter()
+        .format(record)
+        .endswith("[INFO]  vaultlet.http.request: request: method=GET status=200")
+    )
+    assert json.loads(logs.JsonFormatter().format(record))["status"] == 200

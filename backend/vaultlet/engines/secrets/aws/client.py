@@ -699,6 +699,9 @@ class StsWire:
 
     def _signed_request(self, op: _WireOperation, request_dict: dict[str, Any], context: dict[str, Any]):
         request = create_request_object(request_dict)
+        # The form body, encoded once: the signature's payload hash and the send would
+        # each url-encode the parameters again (the same bytes either way).
+        request.data = request.body
         credentials = self._credentials.get_frozen_credentials() if self._credentials is not None else None
         SigV4Auth(credentials, op.signing_name, op.signing_region).add_auth(request)
         # What the client's later request-created handlers add (MaxAttemptsSeeder,
