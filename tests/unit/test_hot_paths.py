@@ -76,22 +76,24 @@ def test_write_batch_is_one_transaction_with_its_lease_rows(storage):
     assert storage.get("t/1") == (b"new", 2) and storage.get("t/3") is None
 
 
+def _lease(lease_id: str, now: float) -> dict:
+    return {
+        "lease_id": lease_id,
+        "mount_uuid": "m",
+        "token_hash": None,
+        "issue_time": now,
+        "expire_time": now + 60,
+        "max_expire_time": now + 120,
+        "last_renewal": None,
+        "renewable": True,
+        "due_at": now + 60,
+        "data": b"d",
+    }
+
+
 def test_lease_update_bumps_the_version_and_honours_the_expected_one(storage):
     now = time.time()
-    storage.lease_insert(
-        {
-            "lease_id": "aws/creds/r/x",
-            "mount_uuid": "m",
-            "token_hash": None,
-            "issue_time": now,
-            "expire_time": now + 60,
-            "max_expire_time": now + 120,
-            "last_renewal": None,
-            "renewable": True,
-            "due_at": now + 60,
-            "data": b"d",
-        }
-    )
+    storage.lease_insert(_lease("aws/creds/r/x", now))
     assert storage.lease_update("aws/creds/r/x", expire_time=now + 90, due_at=now + 90)
     row = storage.lease_get("aws/creds/r/x")
     assert row.version == 2 and row.expire_time == pytest.approx(now + 90)
@@ -109,18 +111,7 @@ def test_single_statement_writes_are_committed_when_they_return(storage):
     other = SQLStorage(storage.url)
     try:
         now = time.time()
-        row = {
-            "lease_id": "aws/creds/r/one",
-            "mount_uuid": "m",
-            "token_hash": None,
-            "issue_time": now,
-            "expire_time": now + 60,
-            "max_expire_time": now + 120,
-            "last_renewal": None,
-            "renewable": True,
-            "due_at": now + 60,
-            "data": b"d",
-        }
+        row = _lease("aws/creds/r/one", now)
         assert storage.put("k", b"1") == 1 and storage.put("k", b"2") == 2
         storage.lease_insert(row)
         assert other.get("k") == (b"2", 2) and other.lease_get("aws/creds/r/one").data == b"d"
@@ -154,21 +145,6 @@ def test_a_request_scope_reads_its_keys_once_and_sees_its_own_writes(storage, tm
         assert storage.versions(["core/mounts"]) == {"core/mounts": 3}  # no scope: live
     finally:
         other.close()
-
-
-def _lease(lease_id: str, now: float) -> dict:
-    return {
-        "lease_id": lease_id,
-        "mount_uuid": "m",
-        "token_hash": None,
-        "issue_time": now,
-        "expire_time": now + 60,
-        "max_expire_time": now + 120,
-        "last_renewal": None,
-        "renewable": True,
-        "due_at": now + 60,
-        "data": b"d",
-    }
 
 
 def test_concurrent_lease_inserts_share_commits_and_each_caller_sees_its_own_outcome(tmp_path):
