@@ -333,7 +333,17 @@ def serve_gunicorn(config: ServerConfig, key_slot: SharedKeySlot) -> None:
         def load(self):
             return _worker_app(config, key_slot)
 
-    VaultletApplication().run()
+    from gunicorn.errors import HaltServer
+
+    try:
+        VaultletApplication().run()
+    except HaltServer as halt:
+        # When a second worker fails to boot while the arbiter is already halting for the
+        # first, gunicorn's stop() raises HaltServer again out of its own halt(), and the
+        # process would end with a traceback and status 1. The workers have been told to
+        # stop by then; end with the status the halt meant (3: a worker failed to boot).
+        log.error("%s", halt.reason)
+        sys.exit(halt.exit_status)
 
 
 SERVERS = {"granian": serve_granian, "gunicorn": serve_gunicorn}

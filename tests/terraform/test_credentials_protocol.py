@@ -110,7 +110,8 @@ def test_env_mode_exports_for_eval(broker):
     # The program's own output (export lines) goes into the message only by line count and
     # keyword, never by value: it holds a secret key.
     described = [line.split("=", 1)[0] for line in result.stdout.splitlines()]
-    assert len(shown) == 3, (described, evaluated.stderr[-500:], result.stderr[-500:])
+    shape = [len(line) for line in result.stdout.splitlines()], result.stdout.endswith("\n")
+    assert len(shown) == 3, (described, shape, evaluated.stderr[-500:], result.stderr[-500:])
     assert shown[0].startswith("ASIA") and shown[1].startswith("aws/creds/deploy/") and int(shown[2]) > 0
 
 

@@ -120,6 +120,7 @@ class Core:
         self.server_config = None
         self.storage = SQLStorage(config.storage_url)
         self.barrier = Barrier(self.storage)
+        self._seal_follow_lock = threading.Lock()
         self.store = SecureStore(self.barrier)
         self.system_view = SystemView(self)
         self.router = Router(self)
@@ -217,8 +218,12 @@ class Core:
         """Seal this process if an operator sealed the server through another worker
         or node; True when sealed. One primary-key read: it runs on every request."""
         if not self.barrier.sealed and self._seal_marked():
-            log.warning("the server was sealed by an operator (sys/seal); sealing worker %d", os.getpid())
-            self.barrier.seal()  # the background loops idle while sealed
+            with self._seal_follow_lock:  # a request thread and the sweeper can both see the mark
+                if not self.barrier.sealed:
+                    log.warning(
+                        "the server was sealed by an operator (sys/seal); sealing worker %d", os.getpid()
+                    )
+                    self.barrier.seal()  # the background loops idle while sealed
         return self.barrier.sealed
 
     def _seal_marked(self) -> bool:
