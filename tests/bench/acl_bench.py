@@ -14,7 +14,13 @@ from pathlib import Path
 from bench.core_bench import report
 from bench.hey import LoadResult, run_hey
 from support.acl_cases import synthetic_paths, synthetic_policies
-from support.processes import ServerProcess, http, start_openbao_dev, start_vaultlet_production
+from support.processes import (
+    ServerProcess,
+    http,
+    openbao_file_audit_args,
+    start_openbao_dev,
+    start_vaultlet_production,
+)
 from vaultlet.core.acl import ACL
 
 SECRET = "bench-kv/app"
@@ -44,11 +50,7 @@ def _read(name: str, server: ServerProcess, token: str, duration: str) -> LoadRe
 
 def _openbao_with_audit(workdir: Path) -> ServerProcess:
     workdir.mkdir(parents=True, exist_ok=True)
-    config = workdir / "audit.hcl"
-    config.write_text(
-        f'audit "file" "file" {{\n  options {{\n    file_path = "{workdir / "audit.log"}"\n  }}\n}}\n'
-    )
-    return start_openbao_dev(workdir, extra_args=[f"-config={config}"])
+    return start_openbao_dev(workdir, extra_args=openbao_file_audit_args(workdir))
 
 
 def run(workdir: Path, duration: str) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from bench import core_inprocess, goals
 from bench.hey import LoadResult, run_hey
 from bench.openbao_raft import start_openbao_raft
-from support.processes import ServerProcess, http, start_openbao_dev
+from support.processes import ServerProcess, http, openbao_file_audit_args, start_openbao_dev
 
 READER_POLICY = 'path "bench-kv/*" { capabilities = ["read"] }'
 
@@ -140,10 +140,7 @@ def _audited_read(vaultlet: ServerProcess, workdir: Path, duration: str, with_ra
     device; vaultlet gets one through the API for this pair only."""
     openbao_dir = workdir / "openbao-audited"
     openbao_dir.mkdir(parents=True, exist_ok=True)
-    (openbao_dir / "audit.hcl").write_text(
-        f'audit "file" "file" {{\n  options {{\n    file_path = "{openbao_dir / "audit.log"}"\n  }}\n}}\n'
-    )
-    audited = start_openbao_dev(openbao_dir, extra_args=[f"-config={openbao_dir / 'audit.hcl'}"])
+    audited = start_openbao_dev(openbao_dir, extra_args=openbao_file_audit_args(openbao_dir))
     raft = start_openbao_raft(workdir / "openbao-raft-audited", audit=True) if with_raft else None
     _ok(
         vaultlet,
